@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Layouts shared by the BPF programs and the daemon. Included from BPF C (after vmlinux.h) and
+ * from user space (after <linux/types.h>): only __u8/__u16/__u32/__u64 here. */
+#pragma once
+
+#define SKFP_AF_INET 2
+#define SKFP_AF_INET6 10
+
+/* Sockhash key: one layout for IPv4 and IPv6, no implicit padding, always zeroed first.
+ * Addresses in network order, ports in host order. v4-mapped IPv6 is folded to AF_INET. */
+struct skfp_sock_key {
+        __u32 local_ip[4];
+        __u32 remote_ip[4];
+        __u32 local_port;
+        __u32 remote_port;
+        __u32 family;
+        __u32 pad;
+        __u64 netns;
+};
+
+/* Value of the managed port map (key: __u16 port, host order). */
+enum {
+        SKFP_PORT_FASTPATH = 1 << 0,   /* local connections to/from it get the sockhash */
+        SKFP_PORT_INTERCEPT = 1 << 1,  /* egress to it on managed interfaces is intercepted */
+};
+struct skfp_port_value {
+        __u32 flags;
+};
+
+/* Per-CPU counters of the fastpath programs (PERCPU_ARRAY index). */
+enum {
+        SKFP_FP_REDIRECTED,       /* sk_msg: messages redirected to the peer */
+        SKFP_FP_REDIRECTED_BYTES,
+        SKFP_FP_MISSES,           /* sk_msg: peer not in the sockhash, passed */
+        SKFP_FP_PASSED,           /* sk_msg: passed because switched off or pass-large-writes */
+        SKFP_FP_PASSED_BYTES,
+        SKFP_FP_INSERTED,         /* sockops: sockets added to the sockhash */
+        SKFP_FP_INSERT_FAILED,    /* sockops: sockhash full or refused */
+        SKFP_FP_SKIPPED_MARK,     /* sockops: relay upstream sockets (bypass mark) */
+        _SKFP_FP_MAX,
+};
+
+/* Per-CPU counters of the interception programs. */
+enum {
+        SKFP_IC_REDIRECTED,       /* egress: packets sent to lo ingress */
+        SKFP_IC_NEW_FLOWS,        /* egress: SYNs intercepted */
+        SKFP_IC_FAIL_OPEN,        /* egress: SYN to a managed port with no listener: passed */
+        SKFP_IC_ASSIGNED,         /* lo ingress: bpf_sk_assign succeeded */
+        SKFP_IC_ASSIGN_FAILED,
+        SKFP_IC_ERRORS,           /* egress: header push / redirect failed */
+        _SKFP_IC_MAX,
+};

@@ -1,0 +1,478 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <ctype.h>
+
+#include "config.h"
+#include "util.h"
+
+void config_init(Config *c)
+{
+        *c = (Config) {
+                .mark = 0x1f5a0001,
+                .bypass_mark = 0x1f5a0002,
+                .routing_table = 15001,
+                .rule_priority = 15001,
+                .listen_port = 15001,
+                .relay = true,
+                .connect_timeout_usec = 10 * 1000000ULL,
+                .buffer_size = 64 * 1024,
+                .max_connections = 16384,
+                .fastpath = true,
+                .max_sockets = 65536,
+                .max_ports = 1024,
+                .max_interfaces = 64,
+                .log_level = LOG_LEVEL_INFO,
+        };
+}
+
+void config_done(Config *c)
+{
+        for (size_t i = 0; i < c->n_interfaces; i++)
+                free(c->interfaces[i]);
+        free(c->interfaces);
+        free(c->ports);
+        free(c->cgroup_path);
+        free(c->state_directory);
+        free(c->pin_directory);
+        config_init(c);
+}
+
+bool config_has_interface(const Config *c, const char *name)
+{
+        for (size_t i = 0; i < c->n_interfaces; i++)
+                if (streq(c->interfaces[i], name))
+                        return true;
+        return false;
+}
+
+int config_add_interface(Config *c, const char *name)
+{
+        char **a, *s;
+
+        if (!ifname_valid(name))
+                return -EINVAL;
+        if (config_has_interface(c, name))
+                return 0;
+        s = strdup(name);
+        if (!s)
+                return -ENOMEM;
+        a = reallocarray(c->interfaces, c->n_interfaces + 1, sizeof(char *));
+        if (!a) {
+                free(s);
+                return -ENOMEM;
+        }
+        c->interfaces = a;
+        c->interfaces[c->n_interfaces++] = s;
+        return 1;
+}
+
+int config_remove_interface(Config *c, const char *name)
+{
+        for (size_t i = 0; i < c->n_interfaces; i++)
+                if (streq(c->interfaces[i], name)) {
+                        free(c->interfaces[i]);
+                        memmove(c->interfaces + i, c->interfaces + i + 1,
+                                (c->n_interfaces - i - 1) * sizeof(char *));
+                        c->n_interfaces--;
+                        return 1;
+                }
+        return 0;
+}
+
+ConfigPort *config_find_port(const Config *c, uint16_t port)
+{
+        for (size_t i = 0; i < c->n_ports; i++)
+                if (c->ports[i].port == port)
+                        return &c->ports[i];
+        return NULL;
+}
+
+/* Returns 1 when added or its mode changed, 0 when it was there already as it is. */
+int config_add_port(Config *c, uint16_t port, PortMode mode)
+{
+        ConfigPort *p, *a;
+        size_t i;
+
+        if (port == 0)
+                return -EINVAL;
+        p = config_find_port(c, port);
+        if (p) {
+                if (p->mode == mode)
+                        return 0;
+                p->mode = mode;
+                return 1;
+        }
+        a = reallocarray(c->ports, c->n_ports + 1, sizeof(ConfigPort));
+        if (!a)
+                return -ENOMEM;
+        c->ports = a;
+        for (i = 0; i < c->n_ports && c->ports[i].port < port; i++)
+                ;
+        memmove(c->ports + i + 1, c->ports + i, (c->n_ports - i) * sizeof(ConfigPort));
+        c->ports[i] = (ConfigPort) { .port = port, .mode = mode };
+        c->n_ports++;
+        return 1;
+}
+
+int config_remove_port(Config *c, uint16_t port)
+{
+        ConfigPort *p = config_find_port(c, port);
+
+        if (!p)
+                return 0;
+        memmove(p, p + 1, (c->n_ports - (size_t) (p - c->ports) - 1) * sizeof(ConfigPort));
+        c->n_ports--;
+        return 1;
+}
+
+/* One parser per value type. They return 0, or -errno with a static reason in *reason. */
+typedef int (*parse_fn)(Config *c, const char *value, void *field, const char **reason);
+
+static int parse_bool_field(Config *c, const char *v, void *field, const char **reason)
+{
+        int r = parse_boolean(v);
+
+        if (r < 0) {
+                *reason = "expected a boolean (yes/no)";
+                return r;
+        }
+        *(bool *) field = r;
+        return 0;
+}
+
+static int parse_positive_u32_field(Config *c, const char *v, void *field, const char **reason)
+{
+        uint32_t x;
+        int r = parse_uint32(v, &x);
+
+        if (r < 0 || x == 0) {
+                *reason = "expected a number from 1 to 4294967295";
+                return r < 0 ? r : -ERANGE;
+        }
+        *(uint32_t *) field = x;
+        return 0;
+}
+
+static int parse_mark_field(Config *c, const char *v, void *field, const char **reason)
+{
+        uint32_t x;
+        int r = parse_uint32(v, &x);
+
+        if (r < 0 || x == 0) {
+                *reason = "expected a non-zero 32-bit mark";
+                return r < 0 ? r : -ERANGE;
+        }
+        *(uint32_t *) field = x;
+        return 0;
+}
+
+static int parse_table_field(Config *c, const char *v, void *field, const char **reason)
+{
+        uint32_t x;
+        int r = parse_uint32(v, &x);
+
+        /* 0 is unspecified, 253..255 are the kernel's default, main and local tables */
+        if (r < 0 || x == 0 || (x >= 253 && x <= 255)) {
+                *reason = "expected a routing table number other than 0, 253, 254 and 255";
+                return r < 0 ? r : -ERANGE;
+        }
+        *(uint32_t *) field = x;
+        return 0;
+}
+
+static int parse_port_field(Config *c, const char *v, void *field, const char **reason)
+{
+        int r = parse_port(v, field);
+
+        if (r < 0)
+                *reason = "expected a port from 1 to 65535";
+        return r;
+}
+
+static int parse_size_field(Config *c, const char *v, void *field, const char **reason)
+{
+        int r = parse_size(v, field);
+
+        if (r < 0)
+                *reason = "expected a size in bytes (K, M, G suffixes allowed)";
+        return r;
+}
+
+static int parse_buffer_size_field(Config *c, const char *v, void *field, const char **reason)
+{
+        uint64_t x;
+        int r = parse_size(v, &x);
+
+        if (r < 0 || x < 4096 || x > 64 * 1024 * 1024) {
+                *reason = "expected a size from 4K to 64M";
+                return r < 0 ? r : -ERANGE;
+        }
+        *(uint64_t *) field = x;
+        return 0;
+}
+
+static int parse_timeout_field(Config *c, const char *v, void *field, const char **reason)
+{
+        uint64_t x;
+        int r = parse_sec_usec(v, &x);
+
+        if (r < 0 || x == 0) {
+                *reason = "expected a time span such as 10, 10s or 500ms";
+                return r < 0 ? r : -ERANGE;
+        }
+        *(uint64_t *) field = x;
+        return 0;
+}
+
+static int parse_path_field(Config *c, const char *v, void *field, const char **reason)
+{
+        char **p = field, *s;
+
+        if (!*v) {
+                free(*p);
+                *p = NULL;
+                return 0;
+        }
+        if (v[0] != '/' || strstr(v, "/../") || strlen(v) >= 4096) {
+                *reason = "expected an absolute path";
+                return -EINVAL;
+        }
+        s = strdup(v);
+        if (!s)
+                return -ENOMEM;
+        free(*p);
+        *p = s;
+        return 0;
+}
+
+static int parse_log_level_field(Config *c, const char *v, void *field, const char **reason)
+{
+        static const char *const names[] = { "err", "warning", "notice", "info", "debug" };
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (streq(v, names[i])) {
+                        *(int *) field = LOG_LEVEL_ERR + (int) i;
+                        return 0;
+                }
+        *reason = "expected err, warning, notice, info or debug";
+        return -EINVAL;
+}
+
+/* Lists are space-separated; an empty assignment resets the list (as in systemd units). */
+static int parse_interfaces_field(Config *c, const char *v, void *field, const char **reason)
+{
+        _cleanup_free_ char *copy = strdup(v);
+        char *save = NULL;
+        int r;
+
+        if (!copy)
+                return -ENOMEM;
+        if (!*v) {
+                while (c->n_interfaces > 0)
+                        free(c->interfaces[--c->n_interfaces]);
+                return 0;
+        }
+        /* validate all before adding any, so a bad entry changes nothing */
+        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
+                if (!ifname_valid(w)) {
+                        *reason = "expected interface names (1-15 printable bytes, no '/', ':' or spaces)";
+                        return -EINVAL;
+                }
+        free(copy);
+        copy = strdup(v);
+        if (!copy)
+                return -ENOMEM;
+        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+                r = config_add_interface(c, w);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int parse_ports_list(Config *c, const char *v, PortMode mode, const char **reason)
+{
+        _cleanup_free_ char *copy = strdup(v);
+        char *save = NULL;
+        uint16_t port;
+        int r;
+
+        if (!copy)
+                return -ENOMEM;
+        if (!*v) {
+                for (size_t i = c->n_ports; i > 0; i--)
+                        if (c->ports[i - 1].mode == mode)
+                                config_remove_port(c, c->ports[i - 1].port);
+                return 0;
+        }
+        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
+                if (parse_port(w, &port) < 0) {
+                        *reason = "expected ports from 1 to 65535";
+                        return -EINVAL;
+                }
+        free(copy);
+        copy = strdup(v);
+        if (!copy)
+                return -ENOMEM;
+        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+                (void) parse_port(w, &port);
+                r = config_add_port(c, port, mode);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int parse_ports_field(Config *c, const char *v, void *field, const char **reason)
+{
+        return parse_ports_list(c, v, PORT_MODE_FASTPATH, reason);
+}
+
+static int parse_intercept_only_ports_field(Config *c, const char *v, void *field, const char **reason)
+{
+        return parse_ports_list(c, v, PORT_MODE_INTERCEPT_ONLY, reason);
+}
+
+typedef struct ConfigKey {
+        const char *section;
+        const char *key;
+        parse_fn parse;
+        size_t offset;
+} ConfigKey;
+
+#define KEY(s, k, fn, field) { s, k, fn, offsetof(Config, field) }
+static const ConfigKey keys[] = {
+        KEY("Intercept", "Interfaces", parse_interfaces_field, interfaces),
+        KEY("Intercept", "Ports", parse_ports_field, ports),
+        KEY("Intercept", "InterceptOnlyPorts", parse_intercept_only_ports_field, ports),
+        KEY("Intercept", "Mark", parse_mark_field, mark),
+        KEY("Intercept", "BypassMark", parse_mark_field, bypass_mark),
+        KEY("Intercept", "RoutingTable", parse_table_field, routing_table),
+        KEY("Intercept", "RulePriority", parse_positive_u32_field, rule_priority),
+        KEY("Listener", "ListenPort", parse_port_field, listen_port),
+        KEY("Listener", "Relay", parse_bool_field, relay),
+        KEY("Listener", "ConnectTimeoutSec", parse_timeout_field, connect_timeout_usec),
+        KEY("Listener", "BufferSize", parse_buffer_size_field, buffer_size),
+        KEY("Listener", "MaxConnections", parse_positive_u32_field, max_connections),
+        KEY("Fastpath", "Fastpath", parse_bool_field, fastpath),
+        KEY("Fastpath", "CgroupPath", parse_path_field, cgroup_path),
+        KEY("Fastpath", "MaxSockets", parse_positive_u32_field, max_sockets),
+        KEY("Fastpath", "PassLargeWrites", parse_size_field, pass_large_writes),
+        KEY("Manager", "MaxPorts", parse_positive_u32_field, max_ports),
+        KEY("Manager", "MaxInterfaces", parse_positive_u32_field, max_interfaces),
+        KEY("Manager", "StateDirectory", parse_path_field, state_directory),
+        KEY("Manager", "PinDirectory", parse_path_field, pin_directory),
+        KEY("Manager", "LogLevel", parse_log_level_field, log_level),
+};
+#undef KEY
+
+const char *const config_known_keys[] = {
+        "Intercept.Interfaces", "Intercept.Ports", "Intercept.InterceptOnlyPorts", "Intercept.Mark",
+        "Intercept.BypassMark", "Intercept.RoutingTable", "Intercept.RulePriority",
+        "Listener.ListenPort", "Listener.Relay", "Listener.ConnectTimeoutSec", "Listener.BufferSize",
+        "Listener.MaxConnections", "Fastpath.Fastpath", "Fastpath.CgroupPath", "Fastpath.MaxSockets",
+        "Fastpath.PassLargeWrites", "Manager.MaxPorts", "Manager.MaxInterfaces",
+        "Manager.StateDirectory", "Manager.PinDirectory", "Manager.LogLevel", NULL,
+};
+
+static bool section_known(const char *s)
+{
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (streq(keys[i].section, s))
+                        return true;
+        return false;
+}
+
+static int check_consistency(Config *c, const char *name)
+{
+        if (c->mark == c->bypass_mark)
+                return log_error_errno(EINVAL, "%s: Mark= and BypassMark= must differ (both 0x%x)", name,
+                        c->mark);
+        if (c->n_ports > c->max_ports)
+                return log_error_errno(E2BIG, "%s: %zu ports configured, more than MaxPorts=%u", name,
+                        c->n_ports, c->max_ports);
+        if (c->n_interfaces > c->max_interfaces)
+                return log_error_errno(E2BIG, "%s: %zu interfaces configured, more than MaxInterfaces=%u",
+                        name, c->n_interfaces, c->max_interfaces);
+        return 0;
+}
+
+int config_parse(Config *c, FILE *f, const char *name)
+{
+        _cleanup_free_ char *line = NULL, *section = NULL;
+        size_t alloc = 0;
+        unsigned lineno = 0;
+        ssize_t n;
+
+        while ((n = getline(&line, &alloc, f)) >= 0) {
+                const ConfigKey *k = NULL;
+                const char *reason = "invalid value";
+                char *l, *eq, *key, *value;
+                int r;
+
+                lineno++;
+                if (memchr(line, 0, (size_t) n))
+                        return log_error_errno(EINVAL, "%s:%u: NUL byte in line", name, lineno);
+                l = strstrip(line);
+                if (!*l || *l == '#' || *l == ';')
+                        continue;
+
+                if (*l == '[') {
+                        size_t len = strlen(l);
+
+                        if (len < 3 || l[len - 1] != ']')
+                                return log_error_errno(EINVAL, "%s:%u: invalid section header '%s'", name,
+                                        lineno, l);
+                        l[len - 1] = 0;
+                        if (!section_known(l + 1))
+                                return log_error_errno(EINVAL, "%s:%u: unknown section [%s]", name, lineno,
+                                        l + 1);
+                        free(section);
+                        section = strdup(l + 1);
+                        if (!section)
+                                return log_oom();
+                        continue;
+                }
+
+                eq = strchr(l, '=');
+                if (!eq)
+                        return log_error_errno(EINVAL, "%s:%u: expected Key=Value, got '%s'", name, lineno, l);
+                *eq = 0;
+                key = strstrip(l);
+                value = strstrip(eq + 1);
+                if (!section)
+                        return log_error_errno(EINVAL, "%s:%u: key '%s' outside of a section", name, lineno,
+                                key);
+                for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                        if (streq(keys[i].section, section) && streq(keys[i].key, key)) {
+                                k = &keys[i];
+                                break;
+                        }
+                if (!k)
+                        return log_error_errno(EINVAL, "%s:%u: unknown key '%s' in [%s]", name, lineno, key,
+                                section);
+                r = k->parse(c, value, (uint8_t *) c + k->offset, &reason);
+                if (r == -ENOMEM)
+                        return log_oom();
+                if (r < 0)
+                        return log_error_errno(r, "%s:%u: invalid value '%s' for %s=: %s", name, lineno, value,
+                                key, reason);
+        }
+        if (ferror(f))
+                return log_error_errno(EIO, "%s: read error", name);
+
+        return check_consistency(c, name);
+}
+
+int config_load(Config *c, const char *path, bool missing_ok)
+{
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+
+        if (!f) {
+                if (errno == ENOENT && missing_ok) {
+                        log_debug("%s not found, using built-in defaults.", path);
+                        return 0;
+                }
+                return log_error_errno(errno, "Failed to open %s: %m", path);
+        }
+        return config_parse(c, f, path);
+}

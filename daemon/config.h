@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum PortMode {
+        PORT_MODE_FASTPATH,        /* intercepted, and local connections get the sockhash */
+        PORT_MODE_INTERCEPT_ONLY,  /* intercepted, never in the sockhash (bulk workloads) */
+} PortMode;
+
+typedef struct ConfigPort {
+        uint16_t port;
+        PortMode mode;
+} ConfigPort;
+
+typedef struct Config {
+        /* [Intercept] */
+        char **interfaces;
+        size_t n_interfaces;
+        ConfigPort *ports;          /* sorted by port, unique */
+        size_t n_ports;
+        uint32_t mark;              /* set on intercepted packets, matched by the fwmark rule */
+        uint32_t bypass_mark;       /* SO_MARK of the relay's upstream sockets: never intercepted */
+        uint32_t routing_table;
+        uint32_t rule_priority;
+
+        /* [Listener] */
+        uint16_t listen_port;
+        bool relay;                 /* false: the listener belongs to another program */
+        uint64_t connect_timeout_usec;
+        uint64_t buffer_size;       /* per direction, per relayed connection */
+        uint32_t max_connections;
+
+        /* [Fastpath] */
+        bool fastpath;
+        char *cgroup_path;          /* NULL: root of the cgroup2 mount */
+        uint32_t max_sockets;
+        uint64_t pass_large_writes; /* 0: off */
+
+        /* [Manager] */
+        uint32_t max_ports;
+        uint32_t max_interfaces;
+        char *state_directory;      /* NULL: $STATE_DIRECTORY, else DEFAULT_STATE_DIRECTORY */
+        char *pin_directory;
+        int log_level;
+} Config;
+
+void config_init(Config *c);
+void config_done(Config *c);
+
+/* Parses an INI file into c (which holds the defaults). A missing file is not an error when
+ * missing_ok. Errors are logged as "PATH:LINE: what" and returned as -errno. */
+int config_load(Config *c, const char *path, bool missing_ok);
+int config_parse(Config *c, FILE *f, const char *name);
+
+/* Helpers shared with the state file and the bus. */
+int config_add_interface(Config *c, const char *name);
+int config_remove_interface(Config *c, const char *name);
+int config_add_port(Config *c, uint16_t port, PortMode mode);
+int config_remove_port(Config *c, uint16_t port);
+ConfigPort *config_find_port(const Config *c, uint16_t port);
+bool config_has_interface(const Config *c, const char *name);
+
+/* Every section and key the parser knows, NULL-terminated "Section.Key" strings (for tests). */
+extern const char *const config_known_keys[];

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <signal.h>
+
+#include "bus-manager.h"
+#include "manager.h"
+#include "util.h"
+
+int manager_new(Manager **ret, Config *c, const char *config_path)
+{
+        _cleanup_(manager_freep) Manager *m = NULL;
+
+        m = calloc(1, sizeof(Manager));
+        if (!m)
+                return -ENOMEM;
+        m->config = *c;
+        config_init(c);
+        m->config_path = strdup(config_path);
+        if (!m->config_path)
+                return -ENOMEM;
+
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m)
+{
+        if (!m)
+                return NULL;
+        sd_bus_flush_close_unref(m->bus);
+        sd_event_unref(m->event);
+        config_done(&m->config);
+        free(m->config_path);
+        free(m->state_directory);
+        free(m);
+        return NULL;
+}
+
+static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+        Manager *m = userdata;
+
+        log_info("Received SIG%s, exiting.", sigabbrev_np((int) si->ssi_signo));
+        return sd_event_exit(m->event, 0);
+}
+
+static int manager_connect_bus(Manager *m)
+{
+        int r;
+
+        r = sd_bus_open_system(&m->bus);
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to the system bus: %m");
+
+        r = bus_manager_add_objects(m);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_request_name(m->bus, "org.skfastpath1", 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to acquire the bus name org.skfastpath1: %m");
+
+        r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
+        return 0;
+}
+
+int manager_start(Manager *m)
+{
+        sigset_t ss;
+        int r;
+
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to allocate event loop: %m");
+
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGINT);
+        if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0)
+                return log_error_errno(errno, "Failed to block signals: %m");
+        r = sd_event_add_signal(m->event, NULL, SIGTERM, on_exit_signal, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGINT, on_exit_signal, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch signals: %m");
+
+        r = manager_connect_bus(m);
+        if (r < 0)
+                return r;
+
+        return 0;
+}
+
+void manager_stop(Manager *m)
+{
+}
+
+int manager_add_interface(Manager *m, const char *name)
+{
+        if (!ifname_valid(name))
+                return -EINVAL;
+        if (config_has_interface(&m->config, name))
+                return 0;
+        if (m->config.n_interfaces >= m->config.max_interfaces)
+                return -E2BIG;
+        return config_add_interface(&m->config, name);
+}
+
+int manager_remove_interface(Manager *m, const char *name)
+{
+        if (!ifname_valid(name))
+                return -EINVAL;
+        if (!config_has_interface(&m->config, name))
+                return -ENOENT;
+        return config_remove_interface(&m->config, name);
+}
+
+int manager_add_port(Manager *m, uint16_t port)
+{
+        if (port == 0)
+                return -EINVAL;
+        if (config_find_port(&m->config, port))
+                return 0;
+        if (m->config.n_ports >= m->config.max_ports)
+                return -E2BIG;
+        return config_add_port(&m->config, port, PORT_MODE_FASTPATH);
+}
+
+int manager_remove_port(Manager *m, uint16_t port)
+{
+        if (port == 0)
+                return -EINVAL;
+        if (!config_find_port(&m->config, port))
+                return -ENOENT;
+        return config_remove_port(&m->config, port);
+}
+
+int manager_set_fastpath(Manager *m, bool enabled)
+{
+        if (m->config.fastpath == enabled)
+                return 0;
+        m->config.fastpath = enabled;
+        return 1;
+}

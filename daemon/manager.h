@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "util.h"
+
+typedef struct Datapath Datapath;
+typedef struct Rtnl Rtnl;
+typedef struct Relay Relay;
+typedef struct Link Link;
+
+/* Everything the daemon owns. The config holds the effective state: the config file, then the
+ * runtime changes restored from the state directory on top of it. */
+typedef struct Manager {
+        sd_event *event;
+        sd_bus *bus;
+        Config config;
+        char *config_path;
+
+        Datapath *datapath;
+        Rtnl *rtnl;
+        Relay *relay;
+        Link *links;                /* managed interfaces, present or not (link.h) */
+
+        char *state_directory;
+        sd_bus_slot *polkit_slot;   /* owned by polkit.c */
+        void *polkit_registry;
+} Manager;
+
+/* Takes over the config (c is reset). */
+int manager_new(Manager **ret, Config *c, const char *config_path);
+Manager *manager_free(Manager *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
+
+/* Loads BPF, enumerates links, opens the listener, connects the bus. */
+int manager_start(Manager *m);
+/* Detaches and removes everything that is not pinned on purpose. */
+void manager_stop(Manager *m);
+
+/* The operations behind the D-Bus methods. Return 1 when something changed, 0 when it was
+ * already so, -errno on failure with the state unchanged:
+ * -EINVAL bad argument, -ENOENT not managed, -E2BIG over a limit, other: kernel refused. */
+int manager_add_interface(Manager *m, const char *name);
+int manager_remove_interface(Manager *m, const char *name);
+int manager_add_port(Manager *m, uint16_t port);
+int manager_remove_port(Manager *m, uint16_t port);
+int manager_set_fastpath(Manager *m, bool enabled);

@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <ctype.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <net/if.h>
+
+#include "util.h"
+
+static int max_level = LOG_LEVEL_INFO;
+static bool use_prefix = true;
+
+void log_set_max_level(int level)
+{
+        max_level = level;
+}
+
+int log_get_max_level(void)
+{
+        return max_level;
+}
+
+void log_set_prefix(bool prefix)
+{
+        use_prefix = prefix;
+}
+
+int log_internal(int level, int error, const char *format, ...)
+{
+        int saved = errno;
+        va_list ap;
+
+        if (error < 0)
+                error = -error;
+        if (level <= max_level) {
+                char buf[2048];
+
+                /* %m must print the error we were given, not whatever errno is now */
+                errno = error;
+                va_start(ap, format);
+                vsnprintf(buf, sizeof(buf), format, ap);
+                va_end(ap);
+                if (use_prefix)
+                        fprintf(stderr, "<%d>%s\n", level, buf);
+                else
+                        fprintf(stderr, "%s\n", buf);
+        }
+        errno = saved;
+        return -error;
+}
+
+int parse_boolean(const char *s)
+{
+        static const char *const yes[] = { "1", "yes", "y", "true", "t", "on" };
+        static const char *const no[] = { "0", "no", "n", "false", "f", "off" };
+
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
+                if (strcasecmp(s, yes[i]) == 0)
+                        return 1;
+        for (size_t i = 0; i < ELEMENTSOF(no); i++)
+                if (strcasecmp(s, no[i]) == 0)
+                        return 0;
+        return -EINVAL;
+}
+
+int parse_uint32(const char *s, uint32_t *ret)
+{
+        unsigned long long v;
+        char *end;
+
+        if (!s || !*s || *s == '-' || isspace((unsigned char) *s))
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 0);
+        if (errno == ERANGE || v > UINT32_MAX)
+                return -ERANGE;
+        if (*end)
+                return -EINVAL;
+        *ret = (uint32_t) v;
+        return 0;
+}
+
+int parse_port(const char *s, uint16_t *ret)
+{
+        uint32_t v;
+        int r;
+
+        r = parse_uint32(s, &v);
+        if (r < 0)
+                return r;
+        if (v == 0 || v > 65535)
+                return -ERANGE;
+        *ret = (uint16_t) v;
+        return 0;
+}
+
+int parse_size(const char *s, uint64_t *ret)
+{
+        unsigned long long v;
+        uint64_t mult = 1;
+        char *end;
+
+        if (!s || !*s || *s == '-' || isspace((unsigned char) *s))
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno == ERANGE)
+                return -ERANGE;
+        if (end == s)
+                return -EINVAL;
+        if (streq(end, "K"))
+                mult = 1024;
+        else if (streq(end, "M"))
+                mult = 1024 * 1024;
+        else if (streq(end, "G"))
+                mult = 1024ULL * 1024 * 1024;
+        else if (*end)
+                return -EINVAL;
+        if (v > UINT64_MAX / mult)
+                return -ERANGE;
+        *ret = v * mult;
+        return 0;
+}
+
+int parse_sec_usec(const char *s, uint64_t *ret_usec)
+{
+        unsigned long long v;
+        uint64_t mult = 1000000;
+        char *end;
+
+        if (!s || !*s || *s == '-' || isspace((unsigned char) *s))
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno == ERANGE)
+                return -ERANGE;
+        if (end == s)
+                return -EINVAL;
+        if (streq(end, "ms"))
+                mult = 1000;
+        else if (streq(end, "min"))
+                mult = 60 * 1000000ULL;
+        else if (*end && !streq(end, "s"))
+                return -EINVAL;
+        if (v > UINT64_MAX / mult)
+                return -ERANGE;
+        *ret_usec = v * mult;
+        return 0;
+}
+
+bool ifname_valid(const char *s)
+{
+        size_t n;
+
+        if (!s)
+                return false;
+        n = strlen(s);
+        if (n == 0 || n >= IFNAMSIZ)
+                return false;
+        if (streq(s, ".") || streq(s, ".."))
+                return false;
+        for (const char *p = s; *p; p++) {
+                unsigned char c = (unsigned char) *p;
+
+                if (c <= 32 || c >= 127 || c == '/' || c == ':')
+                        return false;
+        }
+        return true;
+}
+
+char *strstrip(char *s)
+{
+        char *e;
+
+        while (isspace((unsigned char) *s))
+                s++;
+        e = s + strlen(s);
+        while (e > s && isspace((unsigned char) e[-1]))
+                *--e = 0;
+        return s;
+}

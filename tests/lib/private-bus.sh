@@ -1,0 +1,70 @@
+# shellcheck shell=bash
+# A private system bus for tests, scripts/run and the demo (see TESTING.md).
+#   skfp_bus_start DIR   writes DIR/system.conf, starts dbus-daemon, exports
+#                        DBUS_SYSTEM_BUS_ADDRESS and SKFP_BUS_PID
+#   skfp_bus_stop        stops it
+# The project's own policy is included by name, so a broken policy file fails loudly.
+
+skfp_bus_start() {
+        local dir=$1 top
+        top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+        mkdir -p "$dir/services"
+        cat >"$dir/system.conf" <<CONF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <keep_umask/>
+  <listen>unix:path=$dir/system_bus_socket</listen>
+  <auth>EXTERNAL</auth>
+  <servicedir>$dir/services</servicedir>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Peer"/>
+    <deny send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus" send_member="UpdateActivationEnvironment"/>
+    <deny send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Debug.Stats"/>
+    <deny send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.systemd1.Activator"/>
+  </policy>
+  <policy user="root">
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.systemd1.Activator"/>
+  </policy>
+  <policy user="root">
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Monitoring"/>
+  </policy>
+  <include>$top/dbus/org.skfastpath1.conf</include>
+  <include ignore_missing="yes">/usr/share/dbus-1/system.d/org.freedesktop.PolicyKit1.conf</include>
+</busconfig>
+CONF
+        rm -f "$dir/system_bus_socket"
+        dbus-daemon --config-file="$dir/system.conf" --nofork --nopidfile --print-address=3 \
+                3>"$dir/address" >"$dir/dbus.log" 2>&1 &
+        SKFP_BUS_PID=$!
+        local i
+        for i in $(seq 100); do
+                [ -S "$dir/system_bus_socket" ] && [ -s "$dir/address" ] && break
+                kill -0 "$SKFP_BUS_PID" 2>/dev/null || { cat "$dir/dbus.log" >&2; return 1; }
+                sleep 0.02
+        done
+        export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$dir/system_bus_socket"
+        export SKFP_BUS_PID
+}
+
+skfp_bus_stop() {
+        if [ -n "${SKFP_BUS_PID:-}" ]; then
+                kill "$SKFP_BUS_PID" 2>/dev/null || true
+                wait "$SKFP_BUS_PID" 2>/dev/null || true
+                SKFP_BUS_PID=
+        fi
+}
