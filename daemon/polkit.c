@@ -79,6 +79,7 @@ static bool error_is_no_polkit(const sd_bus_error *e)
                         "org.freedesktop.DBus.Error.Spawn.ChildExited");
 }
 
+/* Reads polkit's answer into q->result and q->error; < 0 only when the answer is unreadable. */
 static int query_read_answer(PolkitQuery *q, sd_bus_message *reply)
 {
         int authorized, challenge, r;
@@ -89,13 +90,14 @@ static int query_read_answer(PolkitQuery *q, sd_bus_message *reply)
                 q->result = -EACCES;
                 if (error_is_no_polkit(e)) {
                         log_debug("polkit is not available (%s), denying %s.", e->name, q->action);
-                        return sd_bus_error_setf(&q->error, SD_BUS_ERROR_ACCESS_DENIED,
+                        (void) sd_bus_error_setf(&q->error, SD_BUS_ERROR_ACCESS_DENIED,
                                 "Access denied: polkit is not available to authorize %s.", q->action);
+                        return 0;
                 }
                 log_warning("polkit failed to check %s: %s: %s", q->action, e->name, e->message);
-                return sd_bus_error_setf(&q->error, SD_BUS_ERROR_ACCESS_DENIED,
-                        "Access denied: polkit could not check %s: %s", q->action,
-                        e->message ?: e->name);
+                (void) sd_bus_error_setf(&q->error, SD_BUS_ERROR_ACCESS_DENIED,
+                        "Access denied: polkit could not check %s: %s", q->action, e->message ?: e->name);
+                return 0;
         }
 
         r = sd_bus_message_enter_container(reply, 'r', "bba{ss}");
@@ -110,13 +112,15 @@ static int query_read_answer(PolkitQuery *q, sd_bus_message *reply)
         }
         q->result = -EACCES;
         if (challenge)
-                return sd_bus_error_setf(&q->error, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
+                (void) sd_bus_error_setf(&q->error, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
                         sd_bus_message_get_allow_interactive_authorization(q->request) > 0 ?
                                 "Authentication is required for %s, but no polkit agent could ask for it." :
                                 "Interactive authentication is required for %s.",
                         q->action);
-        return sd_bus_error_setf(&q->error, SD_BUS_ERROR_ACCESS_DENIED, "Access denied: not authorized for %s.",
-                q->action);
+        else
+                (void) sd_bus_error_setf(&q->error, SD_BUS_ERROR_ACCESS_DENIED,
+                        "Access denied: not authorized for %s.", q->action);
+        return 0;
 }
 
 static int on_check_authorization(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
