@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* skfastpathctl: the command line client of org.skfastpath1 on the system bus. */
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <systemd/sd-bus.h>
 
 #include "bus-error.h"
@@ -12,6 +16,7 @@
 #define INTERFACE "org.skfastpath1.Manager"
 /* An administrator typing a password takes longer than the default 25 s. */
 #define INTERACTIVE_TIMEOUT_USEC (300 * 1000000ULL)
+#define PKTTYAGENT "/usr/bin/pkttyagent"
 
 static bool arg_json;
 static bool arg_ask_password = true;
@@ -64,6 +69,8 @@ static int fail(const char *what, const sd_bus_error *e, int r)
         /* Our own errors say what failed and why already. */
         if (e && sd_bus_error_is_set(e) && e->message && strncmp(e->name, "org.skfastpath1.Error.", 22) == 0)
                 log_error("%s", e->message);
+        else if (e && sd_bus_error_is_set(e) && bus_error_exit_code(e, r) == SKFP_EXIT_UNREACHABLE)
+                log_error("Failed to %s: skfastpathd is not reachable: %s", what, e->message ?: e->name);
         else if (e && sd_bus_error_is_set(e))
                 log_error("Failed to %s: %s", what, e->message ?: e->name);
         else
@@ -352,6 +359,48 @@ bad:
         return SKFP_EXIT_FAILURE;
 }
 
+/* polkit asks for the password through an agent of the caller's session. On a terminal, start
+ * polkit's text agent for the time of the call (it steps back when the session has one), as
+ * systemctl does. Root needs none. */
+static pid_t agent_open(void)
+{
+        int fds[2];
+        pid_t pid;
+
+        if (geteuid() == 0 || !isatty(STDIN_FILENO) || !isatty(STDERR_FILENO) || access(PKTTYAGENT, X_OK) < 0)
+                return 0;
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return 0;
+        pid = fork();
+        if (pid == 0) {
+                char fd[16];
+                int w = dup(fds[1]);  /* without O_CLOEXEC: the agent closes it once registered */
+
+                snprintf(fd, sizeof(fd), "%d", w);
+                execl(PKTTYAGENT, PKTTYAGENT, "--notify-fd", fd, "--fallback", (char *) NULL);
+                _exit(EXIT_FAILURE);
+        }
+        safe_close(fds[1]);
+        if (pid > 0) {
+                struct pollfd p = { .fd = fds[0], .events = POLLIN };
+                char c;
+
+                /* wait until it is registered (it closes the pipe), but not for ever */
+                if (poll(&p, 1, 5000) > 0 && read(fds[0], &c, 1) < 0)
+                        log_debug_errno(errno, "Failed to wait for pkttyagent: %m");
+        }
+        safe_close(fds[0]);
+        return pid > 0 ? pid : 0;
+}
+
+static void agent_close(pid_t pid)
+{
+        if (pid <= 0)
+                return;
+        (void) kill(pid, SIGTERM);
+        (void) waitpid(pid, NULL, 0);
+}
+
 static int parse_argv(int argc, char *argv[])
 {
         enum { ARG_VERSION = 0x100, ARG_JSON, ARG_NO_ASK_PASSWORD };
@@ -402,6 +451,7 @@ static const Verb verbs[] = {
 static int run(int argc, char *argv[])
 {
         sd_bus *bus = NULL;
+        pid_t agent = 0;
         const Verb *verb = NULL;
         const char *name;
         size_t n_args;
@@ -439,6 +489,9 @@ static int run(int argc, char *argv[])
         if (arg_ask_password)
                 (void) sd_bus_set_method_call_timeout(bus, INTERACTIVE_TIMEOUT_USEC);
 
+        if (arg_ask_password && !streq(name, "status") && !streq(name, "stats"))
+                agent = agent_open();
+
         if (streq(name, "status"))
                 r = verb_status(bus);
         else if (streq(name, "stats"))
@@ -450,6 +503,7 @@ static int run(int argc, char *argv[])
         else
                 r = verb_fastpath(bus, args[0]);
 
+        agent_close(agent);
         sd_bus_flush_close_unref(bus);
         return r;
 }

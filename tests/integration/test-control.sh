@@ -337,5 +337,9 @@ check "corrupt state: the next change writes a good one" grep -qx "Ports=85 8080
 
 skfp_daemon_stop
 check "the daemon exits cleanly" true
+rc=0; "$CTL" status 2>"$T/ctl.err" || rc=$?
+check "skfastpathctl without the daemon: exit 9 ($(head -n 1 "$T/ctl.err"))" [ "$rc" = 9 ]
+rc=0; DBUS_SYSTEM_BUS_ADDRESS=unix:path=$T/nonexistent "$CTL" add-port 80 2>"$T/ctl.err" || rc=$?
+check "skfastpathctl without a bus: exit 9 ($(head -n 1 "$T/ctl.err"))" [ "$rc" = 9 ]
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
