@@ -109,7 +109,7 @@ dbus-monitor --system "type='signal',interface='org.freedesktop.DBus.Properties'
         >"$T/monitor.txt" 2>&1 &
 MONITOR_PID=$!
 SKFP_CLEANUP_HOOKS+=("kill $MONITOR_PID 2>/dev/null")
-for i in $(seq 100); do grep -q NameLost "$T/monitor.txt" && break; sleep 0.02; done
+for _ in $(seq 100); do grep -qs NameLost "$T/monitor.txt" && break; sleep 0.02; done
 
 B="busctl --system call $DEST $OBJ $IFACE"
 $B AddPort q 80
@@ -251,7 +251,7 @@ $B RemoveInterface s skfp-b
 
 # --- polkit ------------------------------------------------------------------------------------
 pk_refused() { # pk_refused USER ERROR EXIT DESCRIPTION
-        local u=$1 err=$2 code=$3 what=$4 before got bad= rc
+        local u=$1 err=$2 code=$3 what=$4 before got bad="" rc
         before=$(snapshot)
         for call in "AddPort uint16:81" "RemovePort uint16:8080" "AddInterface string:skfp-x" \
                 "RemoveInterface string:lo" "SetFastpath boolean:false"; do

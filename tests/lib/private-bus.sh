@@ -77,7 +77,7 @@ skfp_bus_stop() {
 #                           polkitd drops to its own user: DIR and its parents must be searchable.
 #   skfp_polkit_stop        stops it
 skfp_polkit_start() {
-        local dir=$1 i
+        local dir=$1 _
         [ -x /usr/lib/polkit-1/polkitd ] || { echo "no /usr/lib/polkit-1/polkitd" >&2; return 1; }
         [ -n "${DBUS_SYSTEM_BUS_ADDRESS:-}" ] || { echo "skfp_polkit_start: no private bus" >&2; return 1; }
         mkdir -p "$dir/actions" "$dir/rules.d" "$dir/empty"
@@ -91,7 +91,7 @@ skfp_polkit_start() {
                 mount --bind "$1/empty" /usr/share/polkit-1/rules.d
                 exec /usr/lib/polkit-1/polkitd --no-debug' sh "$dir" >"$dir/polkitd.log" 2>&1 &
         SKFP_POLKIT_PID=$!
-        for i in $(seq 250); do
+        for _ in $(seq 250); do
                 if busctl --system status org.freedesktop.PolicyKit1 >/dev/null 2>&1; then
                         export SKFP_POLKIT_PID
                         return 0
