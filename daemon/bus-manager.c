@@ -42,27 +42,35 @@ static int check_port(uint16_t port, sd_bus_error *error)
         return 0;
 }
 
+typedef enum Subject {
+        SUBJECT_INTERFACE,
+        SUBJECT_PORT,
+        SUBJECT_SWITCH,  /* no argument that could be invalid, missing or over a limit */
+} Subject;
+
 /* Turns a manager_*() failure into its named error; what: "add interface wg0". */
-static int manager_error(Manager *m, int r, bool port, const char *what, sd_bus_error *error)
+static int manager_error(Manager *m, int r, Subject s, const char *what, sd_bus_error *error)
 {
-        switch (r) {
-        case -EINVAL:
-                return sd_bus_error_setf(error, port ? SKFP_ERROR_INVALID_PORT : SKFP_ERROR_INVALID_INTERFACE_NAME,
-                        "Cannot %s: invalid %s.", what, port ? "port" : "interface name");
-        case -ENOENT:
-                return sd_bus_error_setf(error, SKFP_ERROR_NOT_MANAGED, "Cannot %s: it is not managed.", what);
-        case -E2BIG:
-                if (port)
+        if (s != SUBJECT_SWITCH)
+                switch (r) {
+                case -EINVAL:
+                        return sd_bus_error_setf(error,
+                                s == SUBJECT_PORT ? SKFP_ERROR_INVALID_PORT : SKFP_ERROR_INVALID_INTERFACE_NAME,
+                                "Cannot %s: invalid %s.", what, s == SUBJECT_PORT ? "port" : "interface name");
+                case -ENOENT:
+                        return sd_bus_error_setf(error, SKFP_ERROR_NOT_MANAGED, "Cannot %s: it is not managed.",
+                                what);
+                case -E2BIG:
+                        if (s == SUBJECT_PORT)
+                                return sd_bus_error_setf(error, SKFP_ERROR_LIMIT_EXCEEDED,
+                                        "Cannot %s: %zu ports are managed, the limit is MaxPorts=%u.", what,
+                                        m->config.n_ports, m->config.max_ports);
                         return sd_bus_error_setf(error, SKFP_ERROR_LIMIT_EXCEEDED,
-                                "Cannot %s: %zu ports are managed, the limit is MaxPorts=%u.", what,
-                                m->config.n_ports, m->config.max_ports);
-                return sd_bus_error_setf(error, SKFP_ERROR_LIMIT_EXCEEDED,
-                        "Cannot %s: %zu interfaces are managed, the limit is MaxInterfaces=%u.", what,
-                        m->config.n_interfaces, m->config.max_interfaces);
-        default:
-                log_warning_errno(r, "Failed to %s: %m", what);
-                return sd_bus_error_setf(error, SKFP_ERROR_FAILED, "Failed to %s: %s.", what, strerror(-r));
-        }
+                                "Cannot %s: %zu interfaces are managed, the limit is MaxInterfaces=%u.", what,
+                                m->config.n_interfaces, m->config.max_interfaces);
+                }
+        log_warning_errno(r, "Failed to %s: %m", what);
+        return sd_bus_error_setf(error, SKFP_ERROR_FAILED, "Failed to %s: %s.", what, strerror(-r));
 }
 
 /* Called after a change was made: on failure the caller undoes the change. */
@@ -98,7 +106,7 @@ static int method_add_interface(sd_bus_message *message, void *userdata, sd_bus_
                 return -ENOMEM;
         r = manager_add_interface(m, name);
         if (r < 0)
-                return manager_error(m, r, false, what, error);
+                return manager_error(m, r, SUBJECT_INTERFACE, what, error);
         if (r > 0) {
                 r = persist(m, what, error);
                 if (r < 0) {
@@ -132,7 +140,7 @@ static int method_remove_interface(sd_bus_message *message, void *userdata, sd_b
                 return -ENOMEM;
         r = manager_remove_interface(m, name);
         if (r < 0)
-                return manager_error(m, r, false, what, error);
+                return manager_error(m, r, SUBJECT_INTERFACE, what, error);
         if (r > 0) {
                 r = persist(m, what, error);
                 if (r < 0) {
@@ -165,7 +173,7 @@ static int method_add_port(sd_bus_message *message, void *userdata, sd_bus_error
         snprintf(what, sizeof(what), "add port %u", port);
         r = manager_add_port(m, port);
         if (r < 0)
-                return manager_error(m, r, true, what, error);
+                return manager_error(m, r, SUBJECT_PORT, what, error);
         if (r > 0) {
                 r = persist(m, what, error);
                 if (r < 0) {
@@ -198,7 +206,7 @@ static int method_remove_port(sd_bus_message *message, void *userdata, sd_bus_er
         snprintf(what, sizeof(what), "remove port %u", port);
         r = manager_remove_port(m, port);
         if (r < 0)
-                return manager_error(m, r, true, what, error);
+                return manager_error(m, r, SUBJECT_PORT, what, error);
         if (r > 0) {
                 r = persist(m, what, error);
                 if (r < 0) {
@@ -229,7 +237,7 @@ static int method_set_fastpath(sd_bus_message *message, void *userdata, sd_bus_e
         what = enabled ? "switch the fastpath on" : "switch the fastpath off";
         r = manager_set_fastpath(m, enabled);
         if (r < 0)
-                return manager_error(m, r, false, what, error);
+                return manager_error(m, r, SUBJECT_SWITCH, what, error);
         if (r > 0) {
                 r = persist(m, what, error);
                 if (r < 0) {
