@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <net/if.h>
 #include <signal.h>
 
 #include "bus-manager.h"
+#include "datapath.h"
+#include "intercept.h"
 #include "manager.h"
+#include "polkit.h"
+#include "state.h"
 #include "util.h"
 
 int manager_new(Manager **ret, Config *c, const char *config_path)
@@ -26,6 +31,7 @@ Manager *manager_free(Manager *m)
 {
         if (!m)
                 return NULL;
+        polkit_registry_free(m);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
         config_done(&m->config);
@@ -69,6 +75,14 @@ int manager_start(Manager *m)
 {
         sigset_t ss;
         int r;
+
+        /* Runtime changes from earlier runs, on top of the config file, before anything loads. */
+        r = state_directory_resolve(&m->config, &m->state_directory);
+        if (r < 0)
+                return log_oom();
+        r = state_load(m->state_directory, &m->config);
+        if (r < 0)
+                return r;
 
         r = sd_event_default(&m->event);
         if (r < 0)
@@ -142,4 +156,71 @@ int manager_set_fastpath(Manager *m, bool enabled)
                 return 0;
         m->config.fastpath = enabled;
         return 1;
+}
+
+int manager_interface_status(Manager *m, const char *name, int *ret_ifindex, bool *ret_attached)
+{
+        /* TODO(links): replace with the Link that link.c tracks for this name. */
+        *ret_ifindex = (int) if_nametoindex(name);
+        *ret_attached = false;
+        return 0;
+}
+
+int manager_listen_address(Manager *m, char **ret)
+{
+        /* TODO(relay): the address the relay's listener is bound to, when it knows better. */
+        if (asprintf(ret, "127.0.0.1:%u", m->config.listen_port) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* The counter names are API: document every change in org.skfastpath1(5). */
+static size_t statistics_from_datapath(ManagerStatistic *t, const DatapathStatistics *s)
+{
+        size_t n = 0;
+
+        t[n++] = (ManagerStatistic) { "fastpath-redirects", s->redirected };
+        t[n++] = (ManagerStatistic) { "fastpath-bytes", s->redirected_bytes };
+        t[n++] = (ManagerStatistic) { "fastpath-misses", s->misses };
+        t[n++] = (ManagerStatistic) { "fastpath-passes", s->passed };
+        t[n++] = (ManagerStatistic) { "fastpath-passed-bytes", s->passed_bytes };
+        t[n++] = (ManagerStatistic) { "fastpath-inserts", s->inserted };
+        t[n++] = (ManagerStatistic) { "fastpath-insert-failures", s->insert_failed };
+        t[n++] = (ManagerStatistic) { "tracked-sockets", s->tracked_sockets };
+        return n;
+}
+
+static size_t statistics_from_intercept(ManagerStatistic *t, const InterceptStatistics *s)
+{
+        size_t n = 0;
+
+        t[n++] = (ManagerStatistic) { "intercepted-packets", s->redirected_packets };
+        t[n++] = (ManagerStatistic) { "intercepted-connections", s->new_flows };
+        t[n++] = (ManagerStatistic) { "intercept-fail-open", s->fail_open };
+        t[n++] = (ManagerStatistic) { "intercept-assigned", s->assigned };
+        t[n++] = (ManagerStatistic) { "intercept-assign-failures", s->assign_failed };
+        t[n++] = (ManagerStatistic) { "intercept-errors", s->errors };
+        return n;
+}
+
+int manager_get_statistics(Manager *m, ManagerStatistic *table)
+{
+        DatapathStatistics ds = {};
+        InterceptStatistics is = {};
+        uint64_t relayed_connections = 0, relayed_bytes = 0, relay_errors = 0;
+        size_t n = 0;
+
+        /* TODO(merge): fill the rooms' counters here, e.g.
+         *   if (m->datapath) { r = datapath_get_statistics(m->datapath, &ds); if (r < 0) return r; }
+         *   if (m->intercept) { r = intercept_get_statistics(m->intercept, &is); if (r < 0) return r; }
+         *   if (m->relay) relayed_connections/relayed_bytes/relay_errors from the relay. */
+
+        n += statistics_from_datapath(table + n, &ds);
+        n += statistics_from_intercept(table + n, &is);
+        table[n++] = (ManagerStatistic) { "relayed-connections", relayed_connections };
+        table[n++] = (ManagerStatistic) { "relayed-bytes", relayed_bytes };
+        table[n++] = (ManagerStatistic) { "relay-errors", relay_errors };
+        table[n++] = (ManagerStatistic) { "managed-interfaces", m->config.n_interfaces };
+        table[n++] = (ManagerStatistic) { "managed-ports", m->config.n_ports };
+        return (int) n;
 }

@@ -48,3 +48,21 @@ int manager_remove_interface(Manager *m, const char *name);
 int manager_add_port(Manager *m, uint16_t port);
 int manager_remove_port(Manager *m, uint16_t port);
 int manager_set_fastpath(Manager *m, bool enabled);
+
+/* The Interfaces property's view of one managed interface. For now: ifindex by name in the
+ * daemon's network namespace (0 while absent), never attached; link tracking (link.c) replaces
+ * this with what it knows. */
+int manager_interface_status(Manager *m, const char *name, int *ret_ifindex, bool *ret_attached);
+
+/* The ListenAddress property: where intercepted connections are delivered. */
+int manager_listen_address(Manager *m, char **ret);
+
+/* GetStatistics: counters by name. The names are API (org.skfastpath1(5)); every name is always
+ * present, 0 while the room that counts it is not running. */
+typedef struct ManagerStatistic {
+        const char *name;
+        uint64_t value;
+} ManagerStatistic;
+#define MANAGER_STATISTICS_MAX 32
+/* Fills table (room for MANAGER_STATISTICS_MAX) and returns the number of entries, or -errno. */
+int manager_get_statistics(Manager *m, ManagerStatistic *table);
