@@ -2,6 +2,7 @@
 #include <signal.h>
 
 #include "bus-manager.h"
+#include "datapath.h"
 #include "manager.h"
 #include "util.h"
 
@@ -28,6 +29,7 @@ Manager *manager_free(Manager *m)
                 return NULL;
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
+        datapath_free(m->datapath);
         config_done(&m->config);
         free(m->config_path);
         free(m->state_directory);
@@ -85,6 +87,10 @@ int manager_start(Manager *m)
         if (r < 0)
                 return log_error_errno(r, "Failed to watch signals: %m");
 
+        r = datapath_new(&m->datapath, &m->config);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the sockmap fastpath: %m");
+
         r = manager_connect_bus(m);
         if (r < 0)
                 return r;
@@ -94,6 +100,7 @@ int manager_start(Manager *m)
 
 void manager_stop(Manager *m)
 {
+        datapath_unpin(m->datapath);
 }
 
 int manager_add_interface(Manager *m, const char *name)
@@ -118,13 +125,23 @@ int manager_remove_interface(Manager *m, const char *name)
 
 int manager_add_port(Manager *m, uint16_t port)
 {
+        int r;
+
         if (port == 0)
                 return -EINVAL;
         if (config_find_port(&m->config, port))
                 return 0;
         if (m->config.n_ports >= m->config.max_ports)
                 return -E2BIG;
-        return config_add_port(&m->config, port, PORT_MODE_FASTPATH);
+        if (m->datapath) {
+                r = datapath_set_port(m->datapath, port, PORT_MODE_FASTPATH);
+                if (r < 0)
+                        return r;
+        }
+        r = config_add_port(&m->config, port, PORT_MODE_FASTPATH);
+        if (r < 0 && m->datapath)
+                (void) datapath_remove_port(m->datapath, port);
+        return r;
 }
 
 int manager_remove_port(Manager *m, uint16_t port)
@@ -133,6 +150,11 @@ int manager_remove_port(Manager *m, uint16_t port)
                 return -EINVAL;
         if (!config_find_port(&m->config, port))
                 return -ENOENT;
+        if (m->datapath) {
+                int r = datapath_remove_port(m->datapath, port);
+                if (r < 0)
+                        return r;
+        }
         return config_remove_port(&m->config, port);
 }
 
@@ -140,6 +162,11 @@ int manager_set_fastpath(Manager *m, bool enabled)
 {
         if (m->config.fastpath == enabled)
                 return 0;
+        if (m->datapath) {
+                int r = datapath_set_fastpath(m->datapath, enabled);
+                if (r < 0)
+                        return r;
+        }
         m->config.fastpath = enabled;
         return 1;
 }
