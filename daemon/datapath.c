@@ -39,7 +39,7 @@ static int libbpf_log(enum libbpf_print_level level, const char *format, va_list
                 buf[--n] = 0;
         /* libbpf warns about things it then handles (feature probes): keep them out of the
          * journal unless debugging; a real failure is reported by us with its errno. */
-        log_internal(level == LIBBPF_WARN ? LOG_LEVEL_NOTICE : LOG_LEVEL_DEBUG, 0, "libbpf: %s", buf);
+        log_internal(level == LIBBPF_WARN ? LOG_LEVEL_NOTICE : LOG_LEVEL_DEBUG, 0, "%s", buf);
         return 0;
 }
 
@@ -324,12 +324,14 @@ static int sockops_attach(Datapath *d)
         if (r < 0)
                 return r;
 
-        link = bpf_link__open(path);
-        if (!link) {
+        if (access(path, F_OK) < 0) {
                 if (errno != ENOENT)
-                        return log_error_errno(errno, "Failed to open pinned link %s: %m", path);
+                        return log_error_errno(errno, "Failed to check pinned link %s: %m", path);
                 return sockops_link_new(d, path);
         }
+        link = bpf_link__open(path);
+        if (!link)
+                return log_error_errno(errno, "Failed to open pinned link %s: %m", path);
 
         if (bpf_obj_get_info_by_fd(bpf_link__fd(link), &info, &len) < 0) {
                 r = log_error_errno(errno, "Failed to query pinned link %s: %m", path);

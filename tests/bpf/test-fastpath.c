@@ -86,6 +86,8 @@ static void untrack_close(int fd)
 #define CHECK_OK(expr)                                                                      \
         do {                                                                                \
                 int _r = (expr);                                                            \
+                if (_r == -1) /* a check inside failed and said why */                      \
+                        FAIL("%s failed", #expr);                                           \
                 if (_r < 0)                                                                 \
                         FAIL("%s failed: %s", #expr, strerror(-_r));                        \
         } while (0)
@@ -1166,6 +1168,7 @@ static int test_restart_adopts_pins(void)
  * stacked, and a connection of the old run keeps working. */
 static int restart_reconfigured(struct setup *s, int arg, PortMode mode)
 {
+        DatapathStatistics a, b;
         uint32_t ids[8], n = 8;
         int lfd, c, srv, fd;
         struct bpf_map_info info = {};
@@ -1196,7 +1199,13 @@ static int restart_reconfigured(struct setup *s, int arg, PortMode mode)
         CHECK_OK(cgroup_sockops_progs(cgroup_other, ids, &n));
         CHECK_EQ_U64(n, 1);
         CHECK_EQ_U64(pin_dir_count(s->pin_dir), 6);
+
+        /* The old connection still runs through the old (replaced) sockhash. */
+        CHECK_OK(stats(s, &a));
+        CHECK_EQ_U64(a.tracked_sockets, 0);
         CHECK_OK(echo(c, srv, 16 * KiB, 256 * KiB, 71));
+        CHECK_OK(stats(s, &b));
+        CHECK_EQ_U64(b.redirected_bytes - a.redirected_bytes, 2 * 256 * KiB);
         return 0;
 }
 
