@@ -25,6 +25,7 @@ struct {
 
 struct {
         __uint(type, BPF_MAP_TYPE_HASH);
+        __uint(map_flags, BPF_F_NO_PREALLOC);
         __uint(max_entries, 65536);
         __type(key, __u16);
         __type(value, struct skfp_port_value);

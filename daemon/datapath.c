@@ -364,7 +364,7 @@ int datapath_new(Datapath **ret, const Config *c)
 {
         _cleanup_(datapath_freep) Datapath *d = NULL;
         bool created[N_PINNED_MAPS] = {}, replace[N_PINNED_MAPS] = {};
-        struct bpf_map *maps[N_PINNED_MAPS];
+        struct bpf_map *maps[N_PINNED_MAPS] = {};
         int r;
 
         libbpf_set_print(libbpf_log);
@@ -398,12 +398,16 @@ int datapath_new(Datapath **ret, const Config *c)
                 return r;
 
         d->skel = fastpath_bpf__open();
-        if (!d->skel)
-                return log_error_errno(errno, "Failed to open the fastpath BPF object: %m");
+        if (!d->skel) {
+                r = log_error_errno(errno, "Failed to open the fastpath BPF object: %m");
+                goto fail;
+        }
         d->skel->rodata->bypass_mark = c->bypass_mark;
         r = bpf_map__set_max_entries(d->skel->maps.sockhash, c->max_sockets);
-        if (r < 0)
-                return log_error_errno(r, "Failed to size the sockhash to %u: %m", c->max_sockets);
+        if (r < 0) {
+                r = log_error_errno(r, "Failed to size the sockhash to %u: %m", c->max_sockets);
+                goto fail;
+        }
 
         pinned_maps(d, maps);
         for (size_t i = 0; i < N_PINNED_MAPS; i++) {
@@ -411,7 +415,7 @@ int datapath_new(Datapath **ret, const Config *c)
 
                 r = map_pin_prepare(d, maps[i], &adopted);
                 if (r < 0)
-                        return r;
+                        goto fail;
                 replace[i] = r > 0;
                 created[i] = !adopted;
                 d->adopted = d->adopted || adopted;
@@ -473,7 +477,7 @@ int datapath_new(Datapath **ret, const Config *c)
 fail:
         /* Undo only what this call created; adopted pins keep the previous datapath running. */
         for (size_t i = 0; i < N_PINNED_MAPS; i++)
-                if (created[i] && bpf_map__is_pinned(maps[i]))
+                if (maps[i] && created[i] && bpf_map__is_pinned(maps[i]))
                         (void) bpf_map__unpin(maps[i], NULL);
         if (!d->adopted)
                 (void) rmdir(d->pin_directory);

@@ -1095,9 +1095,28 @@ static int pinned_link_prog_id(const char *pin_dir, uint32_t *ret)
         return 0;
 }
 
+/* The sk_msg program attached to the pinned sockhash. */
+static int sockhash_msg_prog(const char *pin_dir, uint32_t *ret_id)
+{
+        char path[4300];
+        uint32_t ids[4], n = 4;
+        _cleanup_close_ int fd = -EBADF;
+
+        snprintf(path, sizeof(path), "%s/sockhash", pin_dir);
+        fd = bpf_obj_get(path);
+        if (fd < 0)
+                return -errno;
+        if (bpf_prog_query(fd, BPF_SK_MSG_VERDICT, 0, NULL, ids, &n) < 0)
+                return -errno;
+        if (n != 1)
+                return -ENOENT;
+        *ret_id = ids[0];
+        return 0;
+}
+
 static int restart_adopts(struct setup *s, int arg, PortMode mode)
 {
-        uint32_t ids[8], n = 8, id_before, id_after, link_id;
+        uint32_t ids[8], n = 8, id_before, id_after, link_id, msg_before, msg_after;
         DatapathStatistics a, b;
         int lfd, c, srv, c2, srv2;
 
@@ -1110,6 +1129,7 @@ static int restart_adopts(struct setup *s, int arg, PortMode mode)
         CHECK_OK(cgroup_sockops_progs(cgroup_dir, ids, &n));
         CHECK_EQ_U64(n, 1);
         id_before = ids[0];
+        CHECK_OK(sockhash_msg_prog(s->pin_dir, &msg_before));
 
         /* The daemon goes away without a clean stop: everything stays attached and pinned. */
         s->dp = datapath_free(s->dp);
@@ -1130,6 +1150,8 @@ static int restart_adopts(struct setup *s, int arg, PortMode mode)
         CHECK_OK(pinned_link_prog_id(s->pin_dir, &link_id));
         CHECK_EQ_U64(link_id, id_after);
         CHECK_EQ_U64(pin_dir_count(s->pin_dir), 6);
+        CHECK_OK(sockhash_msg_prog(s->pin_dir, &msg_after));
+        CHECK(msg_after != msg_before);
 
         /* The established connection keeps flowing byte-exact on the fastpath, counters shared. */
         CHECK_OK(echo(c, srv, 16 * KiB, 1 * MiB, 62));
@@ -1268,6 +1290,14 @@ static int test_bad_config_changes_nothing(void)
         CHECK(r == -EINVAL);
         snprintf(path, sizeof(path), "%s/pins", tmp);
         CHECK(access(path, F_OK) < 0);
+        setup_done(&s);
+
+        /* The kernel refuses the load (a sockhash of 0 entries): nothing pinned, nothing left */
+        setup_config(&s);
+        s.config.max_sockets = 0;
+        r = setup_start(&s);
+        CHECK(r < 0);
+        CHECK(access(s.pin_dir, F_OK) < 0 && errno == ENOENT);
         setup_done(&s);
 
         uint32_t ids[8], n = 8;
