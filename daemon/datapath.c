@@ -251,6 +251,18 @@ static int settings_read(Datapath *d, struct skfp_settings *ret)
         return 0;
 }
 
+/* sk_msg judges a large write in pieces of at most about 512 KiB here (17 scatterlist
+ * fragments): a larger threshold would never be reached. */
+#define PASS_LARGE_WRITES_MAX (256 * 1024)
+
+static void pass_large_writes_check(uint64_t threshold)
+{
+        if (threshold > PASS_LARGE_WRITES_MAX)
+                log_warning("PassLargeWrites=%llu: sk_msg sees large writes in pieces of about 512K, "
+                            "a threshold above %u may never be reached.",
+                            (unsigned long long) threshold, PASS_LARGE_WRITES_MAX);
+}
+
 static int settings_write(Datapath *d, const struct skfp_settings *s)
 {
         uint32_t zero = 0;
@@ -446,6 +458,7 @@ int datapath_new(Datapath **ret, const Config *c)
                 }
         }
 
+        pass_large_writes_check(c->pass_large_writes);
         r = settings_write(d, &(struct skfp_settings) {
                 .enabled = c->fastpath,
                 .pass_large_writes = c->pass_large_writes,
@@ -576,6 +589,7 @@ int datapath_set_pass_large_writes(Datapath *d, uint64_t threshold)
         struct skfp_settings s;
         int r;
 
+        pass_large_writes_check(threshold);
         r = settings_read(d, &s);
         if (r < 0)
                 return r;

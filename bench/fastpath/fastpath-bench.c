@@ -699,6 +699,16 @@ int main(int argc, char *argv[])
         }
 
         loadavg_read();
+        {
+                cpu_set_t allowed;
+
+                if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0 || !CPU_ISSET(arg.cpu_client, &allowed) ||
+                    !CPU_ISSET(arg.cpu_server, &allowed) || arg.cpu_client == arg.cpu_server) {
+                        fprintf(stderr, "CPUs %d and %d must be two different CPUs this process may use "
+                                "(--cpus A,B).\n", arg.cpu_client, arg.cpu_server);
+                        return EXIT_FAILURE;
+                }
+        }
         atexit(cleanup);
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
