@@ -6,6 +6,7 @@
  *
  *   test-fastpath [TEST...]     runs the named tests (default: all); root only, else exit 77 */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
 #include <netinet/in.h>
@@ -18,7 +19,6 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <time.h>
-#include <dirent.h>
 
 #include <bpf/bpf.h>
 
@@ -756,11 +756,11 @@ static int test_intercept_only_port_not_tracked(void)
         return with_setup(not_tracked, true, PORT_MODE_INTERCEPT_ONLY);
 }
 
-/* A stream in three phases with the receiver lagging, so that bytes of one phase still wait in
- * the receiver's queue when the next phase's bytes take another path. */
-static int three_phases(Flow *f, size_t phase, size_t lag)
+/* Sends n more bytes and reads all but the last lag: the unread bytes of one phase still wait
+ * in the receiver's queue when the next phase's bytes take another path. */
+static int advance(Flow *f, size_t n, size_t lag)
 {
-        f->send_goal += phase;
+        f->send_goal += n;
         f->read_goal = f->send_goal - lag;
         return pump(f, 1, IO_TIMEOUT_MS);
 }
@@ -780,20 +780,20 @@ static int switch_off_on(struct setup *s, int arg, PortMode mode)
         Flow g = { .name = "server->client", .wfd = srv, .rfd = c, .seed = 9, .wsize = 4 * KiB };
 
         /* On: redirected; 64 KiB left unread in the receiver's queue. */
-        CHECK_OK(three_phases(&f, 512 * KiB, 64 * KiB));
-        CHECK_OK(three_phases(&g, 128 * KiB, 64 * KiB));
+        CHECK_OK(advance(&f, 512 * KiB, 64 * KiB));
+        CHECK_OK(advance(&g, 128 * KiB, 64 * KiB));
         CHECK_OK(stats(s, &b));
         CHECK_EQ_U64(b.redirected_bytes - a.redirected_bytes, 640 * KiB);
 
         /* Off: from now on the established connection passes, behind the unread bytes. */
         CHECK_OK(datapath_set_fastpath(s->dp, false));
-        CHECK_OK(three_phases(&f, 512 * KiB, 64 * KiB));
-        CHECK_OK(three_phases(&g, 128 * KiB, 64 * KiB));
+        CHECK_OK(advance(&f, 512 * KiB, 64 * KiB));
+        CHECK_OK(advance(&g, 128 * KiB, 64 * KiB));
 
         /* On again: this connection stays passing (one-way), a new one is redirected. */
         CHECK_OK(datapath_set_fastpath(s->dp, true));
-        CHECK_OK(three_phases(&f, 512 * KiB, 0));
-        CHECK_OK(three_phases(&g, 128 * KiB, 0));
+        CHECK_OK(advance(&f, 512 * KiB, 0));
+        CHECK_OK(advance(&g, 128 * KiB, 0));
         CHECK_OK(stats(s, &c2));
         CHECK_EQ_U64(c2.redirected_bytes, b.redirected_bytes);
         CHECK_EQ_U64(c2.passed_bytes - b.passed_bytes, 2 * 640 * KiB);
@@ -833,8 +833,8 @@ static int pass_large_writes(struct setup *s, int arg, PortMode mode)
         Flow g = { .name = "server->client", .wfd = srv, .rfd = c, .seed = 37, .wsize = 1 * KiB };
 
         /* Small writes: redirected, 32 KiB left unread. */
-        CHECK_OK(three_phases(&f, 256 * KiB, 32 * KiB));
-        CHECK_OK(three_phases(&g, 64 * KiB, 0));
+        CHECK_OK(advance(&f, 256 * KiB, 32 * KiB));
+        CHECK_OK(advance(&g, 64 * KiB, 0));
         CHECK_OK(stats(s, &b));
         CHECK_EQ_U64(b.redirected_bytes - a.redirected_bytes, 320 * KiB);
         CHECK_EQ_U64(b.passed, a.passed);
@@ -842,10 +842,10 @@ static int pass_large_writes(struct setup *s, int arg, PortMode mode)
         /* One large write: this direction passes from here on, for ever, even for small
          * writes; the other direction is not affected. */
         f.wsize = 256 * KiB;
-        CHECK_OK(three_phases(&f, 256 * KiB, 32 * KiB));
+        CHECK_OK(advance(&f, 256 * KiB, 32 * KiB));
         f.wsize = 1 * KiB;
-        CHECK_OK(three_phases(&f, 64 * KiB, 0));
-        CHECK_OK(three_phases(&g, 64 * KiB, 0));
+        CHECK_OK(advance(&f, 64 * KiB, 0));
+        CHECK_OK(advance(&g, 64 * KiB, 0));
         CHECK_OK(stats(s, &c2));
         CHECK_EQ_U64(c2.passed_bytes - b.passed_bytes, 320 * KiB);
         CHECK_EQ_U64(c2.redirected_bytes - b.redirected_bytes, 64 * KiB);
