@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* libFuzzer target: config_parse() on the input as a file, then the add/remove helpers (shared
+ * with the state file and the bus) driven by the same bytes as a list of operations. Besides the
+ * sanitizers, it checks the invariants the rest of the daemon relies on: ports sorted, unique and
+ * non-zero; interface names valid and unique; a successful parse is consistent. */
+#include <net/if.h>
+
+#include "config.h"
+#include "fuzz.h"
+#include "util.h"
+
+static void check_invariants(const Config *c)
+{
+        FUZZ_ASSERT(c->n_ports == 0 || c->ports);
+        for (size_t i = 0; i < c->n_ports; i++) {
+                FUZZ_ASSERT(c->ports[i].port != 0);
+                FUZZ_ASSERT(c->ports[i].mode == PORT_MODE_FASTPATH ||
+                            c->ports[i].mode == PORT_MODE_INTERCEPT_ONLY);
+                FUZZ_ASSERT(i == 0 || c->ports[i - 1].port < c->ports[i].port);
+        }
+        if (c->n_ports > 0) {
+                FUZZ_ASSERT(config_find_port(c, c->ports[0].port) == &c->ports[0]);
+                FUZZ_ASSERT(config_find_port(c, c->ports[c->n_ports - 1].port) == &c->ports[c->n_ports - 1]);
+        }
+
+        FUZZ_ASSERT(c->n_interfaces == 0 || c->interfaces);
+        for (size_t i = 0; i < c->n_interfaces; i++) {
+                FUZZ_ASSERT(ifname_valid(c->interfaces[i]));
+                FUZZ_ASSERT(config_has_interface(c, c->interfaces[i]));
+                for (size_t j = 0; j < i; j++)
+                        FUZZ_ASSERT(!streq(c->interfaces[i], c->interfaces[j]));
+        }
+
+        FUZZ_ASSERT(!c->cgroup_path || c->cgroup_path[0] == '/');
+        FUZZ_ASSERT(!c->state_directory || c->state_directory[0] == '/');
+        FUZZ_ASSERT(!c->pin_directory || c->pin_directory[0] == '/');
+        FUZZ_ASSERT(c->log_level >= LOG_LEVEL_ERR && c->log_level <= LOG_LEVEL_DEBUG);
+}
+
+static void check_consistent(const Config *c)
+{
+        FUZZ_ASSERT(c->mark != 0 && c->bypass_mark != 0 && c->mark != c->bypass_mark);
+        FUZZ_ASSERT(c->n_ports <= c->max_ports);
+        FUZZ_ASSERT(c->n_interfaces <= c->max_interfaces);
+        FUZZ_ASSERT(c->listen_port != 0);
+        FUZZ_ASSERT(c->routing_table != 0 && (c->routing_table < 253 || c->routing_table > 255));
+        FUZZ_ASSERT(c->buffer_size >= 4096 && c->buffer_size <= 64 * 1024 * 1024);
+        FUZZ_ASSERT(c->connect_timeout_usec > 0);
+        FUZZ_ASSERT(c->rule_priority > 0 && c->max_connections > 0 && c->max_sockets > 0);
+        FUZZ_ASSERT(c->max_ports > 0 && c->max_interfaces > 0);
+}
+
+/* Each operation is an opcode byte and two argument bytes (a port, or the length of an interface
+ * name that follows). Return values are checked against what the helpers promise after each
+ * operation, the whole structure at the end (checking it every time is quadratic). */
+static void run_operations(Config *c, const uint8_t *p, const uint8_t *end)
+{
+        while (end - p >= 3) {
+                uint8_t op = p[0];
+                uint16_t port = (uint16_t) (p[1] << 8 | p[2]);
+                size_t n_before, len;
+                char name[IFNAMSIZ + 2];
+                ConfigPort *found;
+                bool had;
+                int r;
+
+                p += 3;
+                switch (op % 6) {
+                case 0:
+                case 1: {
+                        PortMode mode = op % 6 == 0 ? PORT_MODE_FASTPATH : PORT_MODE_INTERCEPT_ONLY;
+
+                        found = config_find_port(c, port);
+                        had = found && found->mode == mode;
+                        n_before = c->n_ports;
+                        r = config_add_port(c, port, mode);
+                        if (port == 0) {
+                                FUZZ_ASSERT(r == -EINVAL && c->n_ports == n_before);
+                                break;
+                        }
+                        FUZZ_ASSERT(r == (had ? 0 : 1));
+                        FUZZ_ASSERT(c->n_ports == n_before + (found ? 0 : 1));
+                        found = config_find_port(c, port);
+                        FUZZ_ASSERT(found && found->mode == mode);
+                        break;
+                }
+                case 2:
+                        had = config_find_port(c, port);
+                        n_before = c->n_ports;
+                        r = config_remove_port(c, port);
+                        FUZZ_ASSERT(r == (had ? 1 : 0));
+                        FUZZ_ASSERT(c->n_ports == n_before - (had ? 1 : 0));
+                        FUZZ_ASSERT(!config_find_port(c, port));
+                        break;
+                case 3:
+                case 4:
+                        /* names straight from the input: valid or not, ifname_valid decides */
+                        len = p[-1] % (IFNAMSIZ + 2);
+                        if (len > (size_t) (end - p))
+                                len = (size_t) (end - p);
+                        memcpy(name, p, len);
+                        name[len] = 0;
+                        p += len;
+                        had = config_has_interface(c, name);
+                        n_before = c->n_interfaces;
+                        if (op % 6 == 3) {
+                                r = config_add_interface(c, name);
+                                if (!ifname_valid(name)) {
+                                        FUZZ_ASSERT(r == -EINVAL && c->n_interfaces == n_before);
+                                        break;
+                                }
+                                FUZZ_ASSERT(r == (had ? 0 : 1));
+                                FUZZ_ASSERT(c->n_interfaces == n_before + (had ? 0 : 1));
+                                FUZZ_ASSERT(config_has_interface(c, name));
+                        } else {
+                                r = config_remove_interface(c, name);
+                                FUZZ_ASSERT(r == (had ? 1 : 0));
+                                FUZZ_ASSERT(c->n_interfaces == n_before - (had ? 1 : 0));
+                                FUZZ_ASSERT(!config_has_interface(c, name));
+                        }
+                        break;
+                case 5:
+                        /* empty the list from its end, as a reset does */
+                        n_before = c->n_ports;
+                        while (c->n_ports > 0)
+                                FUZZ_ASSERT(config_remove_port(c, c->ports[c->n_ports - 1].port) == 1);
+                        FUZZ_ASSERT(!config_find_port(c, port) && n_before >= c->n_ports);
+                        break;
+                }
+        }
+        check_invariants(c);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        Config c;
+        FILE *f;
+        int r;
+
+        config_init(&c);
+        f = fuzz_fmemopen(size > 0 ? data : (const uint8_t *) "", size);
+        if (!f)
+                return 0;
+        r = config_parse(&c, f, "fuzz.conf");
+        fclose(f);
+
+        /* whatever the outcome, the structure stays sound */
+        check_invariants(&c);
+        if (r >= 0)
+                check_consistent(&c);
+        else
+                FUZZ_ASSERT(r == -EINVAL || r == -ERANGE || r == -E2BIG || r == -ENOMEM ||
+                            r == -EIO);
+
+        run_operations(&c, data, data + size);
+
+        config_done(&c);
+        FUZZ_ASSERT(c.n_ports == 0 && !c.ports && c.n_interfaces == 0 && !c.interfaces);
+        return 0;
+}
