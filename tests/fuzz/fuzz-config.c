@@ -3,11 +3,93 @@
  * with the state file and the bus) driven by the same bytes as a list of operations. Besides the
  * sanitizers, it checks the invariants the rest of the daemon relies on: ports sorted, unique and
  * non-zero; interface names valid and unique; a successful parse is consistent. */
+#include <ctype.h>
 #include <net/if.h>
 
 #include "config.h"
 #include "fuzz.h"
 #include "util.h"
+
+/* What the path keys promise: absolute, and no ".." component to climb out of the tree. */
+static bool path_acceptable(const char *p)
+{
+        if (!p)
+                return true;
+        if (p[0] != '/')
+                return false;
+        for (const char *q = p; (q = strstr(q, "/..")); q++)
+                if (q[3] == '/' || q[3] == 0)
+                        return false;
+        return true;
+}
+
+/* Reference for the numbers the helpers promise (util.h): an optional '+', then decimal digits
+ * or 0x and hex digits. Returns false when s is not such a number or it does not fit in 64 bits. */
+static bool reference_number(const char *s, bool hex_allowed, uint64_t *ret, const char **ret_end)
+{
+        unsigned base = 10;
+        uint64_t v = 0;
+        bool overflow = false;
+
+        if (*s == '+')
+                s++;
+        if (hex_allowed && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') && isxdigit((unsigned char) s[2])) {
+                base = 16;
+                s += 2;
+        }
+        if (!(base == 16 ? isxdigit((unsigned char) *s) : isdigit((unsigned char) *s)))
+                return false;
+        for (; base == 16 ? isxdigit((unsigned char) *s) : isdigit((unsigned char) *s); s++) {
+                unsigned d = isdigit((unsigned char) *s) ? (unsigned) (*s - '0')
+                                                          : (unsigned) (tolower((unsigned char) *s) - 'a' + 10);
+
+                if (v > (UINT64_MAX - d) / base)
+                        overflow = true;
+                v = v * base + d;
+        }
+        *ret = overflow ? UINT64_MAX : v;
+        *ret_end = s;
+        return !overflow;
+}
+
+/* The value helpers against the reference, on any short string from the input. */
+static void check_value_helpers(const char *s)
+{
+        const char *end;
+        uint64_t ref, v64;
+        uint32_t v32;
+        uint16_t v16;
+        bool number;
+        int r;
+
+        number = reference_number(s, true, &ref, &end) && !*end && ref <= UINT32_MAX;
+        r = parse_uint32(s, &v32);
+        FUZZ_ASSERT((r == 0) == number);
+        FUZZ_ASSERT(r < 0 || v32 == ref);
+
+        r = parse_port(s, &v16);
+        FUZZ_ASSERT((r == 0) == (number && ref >= 1 && ref <= 65535));
+        FUZZ_ASSERT(r < 0 || v16 == ref);
+
+        number = reference_number(s, false, &ref, &end);
+        if (number) {
+                uint64_t mult = streq(end, "K") ? 1024 : streq(end, "M") ? 1024 * 1024 :
+                                streq(end, "G") ? 1024ULL * 1024 * 1024 : !*end ? 1 : 0;
+
+                r = parse_size(s, &v64);
+                FUZZ_ASSERT((r == 0) == (mult > 0 && ref <= UINT64_MAX / mult));
+                FUZZ_ASSERT(r < 0 || v64 == ref * mult);
+
+                mult = streq(end, "ms") ? 1000 : streq(end, "min") ? 60 * 1000000ULL :
+                       (!*end || streq(end, "s")) ? 1000000 : 0;
+                r = parse_sec_usec(s, &v64);
+                FUZZ_ASSERT((r == 0) == (mult > 0 && ref <= UINT64_MAX / mult));
+                FUZZ_ASSERT(r < 0 || v64 == ref * mult);
+        } else {
+                FUZZ_ASSERT(parse_size(s, &v64) < 0);
+                FUZZ_ASSERT(parse_sec_usec(s, &v64) < 0);
+        }
+}
 
 static void check_invariants(const Config *c)
 {
@@ -31,9 +113,9 @@ static void check_invariants(const Config *c)
                         FUZZ_ASSERT(!streq(c->interfaces[i], c->interfaces[j]));
         }
 
-        FUZZ_ASSERT(!c->cgroup_path || c->cgroup_path[0] == '/');
-        FUZZ_ASSERT(!c->state_directory || c->state_directory[0] == '/');
-        FUZZ_ASSERT(!c->pin_directory || c->pin_directory[0] == '/');
+        FUZZ_ASSERT(path_acceptable(c->cgroup_path));
+        FUZZ_ASSERT(path_acceptable(c->state_directory));
+        FUZZ_ASSERT(path_acceptable(c->pin_directory));
         FUZZ_ASSERT(c->log_level >= LOG_LEVEL_ERR && c->log_level <= LOG_LEVEL_DEBUG);
 }
 
@@ -59,16 +141,16 @@ static void run_operations(Config *c, const uint8_t *p, const uint8_t *end)
                 uint8_t op = p[0];
                 uint16_t port = (uint16_t) (p[1] << 8 | p[2]);
                 size_t n_before, len;
-                char name[IFNAMSIZ + 2];
+                char name[IFNAMSIZ + 2], value[24];
                 ConfigPort *found;
                 bool had;
                 int r;
 
                 p += 3;
-                switch (op % 6) {
+                switch (op % 7) {
                 case 0:
                 case 1: {
-                        PortMode mode = op % 6 == 0 ? PORT_MODE_FASTPATH : PORT_MODE_INTERCEPT_ONLY;
+                        PortMode mode = op % 7 == 0 ? PORT_MODE_FASTPATH : PORT_MODE_INTERCEPT_ONLY;
 
                         found = config_find_port(c, port);
                         had = found && found->mode == mode;
@@ -103,7 +185,7 @@ static void run_operations(Config *c, const uint8_t *p, const uint8_t *end)
                         p += len;
                         had = config_has_interface(c, name);
                         n_before = c->n_interfaces;
-                        if (op % 6 == 3) {
+                        if (op % 7 == 3) {
                                 r = config_add_interface(c, name);
                                 if (!ifname_valid(name)) {
                                         FUZZ_ASSERT(r == -EINVAL && c->n_interfaces == n_before);
@@ -119,6 +201,16 @@ static void run_operations(Config *c, const uint8_t *p, const uint8_t *end)
                                 FUZZ_ASSERT(!config_has_interface(c, name));
                         }
                         break;
+                case 6:
+                        /* a short string of the input through the value helpers */
+                        len = p[-1] % 24;
+                        if (len > (size_t) (end - p))
+                                len = (size_t) (end - p);
+                        memcpy(value, p, len);
+                        value[len] = 0;
+                        p += len;
+                        check_value_helpers(value);
+                        break;
                 case 5:
                         /* empty the list from its end, as a reset does */
                         n_before = c->n_ports;
@@ -129,6 +221,29 @@ static void run_operations(Config *c, const uint8_t *p, const uint8_t *end)
                 }
         }
         check_invariants(c);
+}
+
+/* Every "Key=value" line's value (stripped, if short) through the value helpers too. */
+static void check_line_values(const uint8_t *p, const uint8_t *end)
+{
+        while (p < end) {
+                const uint8_t *nl = memchr(p, '\n', (size_t) (end - p));
+                const uint8_t *line_end = nl ? nl : end;
+                const uint8_t *eq = memchr(p, '=', (size_t) (line_end - p));
+                char value[64];
+                size_t len;
+
+                if (eq && (size_t) (line_end - eq - 1) < sizeof(value)) {
+                        len = (size_t) (line_end - eq - 1);
+                        memcpy(value, eq + 1, len);
+                        value[len] = 0;
+                        if (strlen(value) == len)
+                                check_value_helpers(strstrip(value));
+                }
+                if (!nl)
+                        break;
+                p = nl + 1;
+        }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -152,6 +267,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 FUZZ_ASSERT(r == -EINVAL || r == -ERANGE || r == -E2BIG || r == -ENOMEM ||
                             r == -EIO);
 
+        check_line_values(data, data + size);
         run_operations(&c, data, data + size);
 
         config_done(&c);

@@ -27,38 +27,56 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}abort_on_error=0:print_st
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/skfp-fuzz-$name.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
+# The sanitizer's or libFuzzer's report from a log, without the parser's own log lines.
+report() {
+        local out
+        out=$(grep -av '^<[0-9]>' "$1" |
+              sed -n '/ERROR: \|runtime error\|invariant broken\|deadly signal\|out-of-memory\|timeout after/,$p')
+        if [ -n "$out" ]; then
+                head -n 80 <<<"$out"
+        else
+                tail -n 40 "$1"
+        fi
+}
+
 failed() {
         local what=$1 log=$2
         mkdir -p "$keep"
         cp -f "$tmp"/artifacts/* "$keep"/ 2>/dev/null || true
-        # the fuzzer's own report (stack, SUMMARY line) is the useful part of the log
-        tail -n 60 "$log" >&2
         echo "FAIL fuzz-$name: $what" >&2
+        report "$log" >&2
         for a in "$keep"/*; do
                 [ -f "$a" ] || continue
+                # while fuzzing the target's stderr is closed: replay to show the whole story
+                if [ "$log" = "$tmp/fuzz.log" ]; then
+                        "$bin" -runs=0 "$a" >"$tmp/again.log" 2>&1 || true
+                        echo "--- replay of $a:" >&2
+                        report "$tmp/again.log" >&2
+                fi
                 echo "  input kept: $a" >&2
                 echo "  reproduce:  $bin $a" >&2
-                echo "  keep it:    cp $a $regressions/" >&2
+                echo "  keep it:    cp $a $regressions/NAME-OF-THE-BUG" >&2
         done
         echo "0 passed, 1 failed"
         exit 1
 }
 
 mkdir -p "$tmp/corpus" "$tmp/artifacts"
+rm -rf "$keep"     # only this run's findings
 
-# 1. Regressions: each file once (-runs=0 still runs a file argument once). Leaks are caught by
-# LeakSanitizer at exit.
+# 1. Regressions: each file once, one process per file so the culprit is named (-runs=0 still
+# runs a file argument once; LeakSanitizer checks at exit).
 mapfile -t inputs < <(find "$regressions" -maxdepth 1 -type f ! -name '*.md' 2>/dev/null | sort)
-if [ ${#inputs[@]} -gt 0 ]; then
-        if ! "$bin" -runs=0 -timeout=10 -artifact_prefix="$tmp/artifacts/" "${inputs[@]}" \
-                        >"$tmp/replay.log" 2>&1; then
-                failed "a regression input crashes again" "$tmp/replay.log"
+for input in "${inputs[@]}"; do
+        if ! "$bin" -runs=0 -timeout=10 "$input" >"$tmp/replay.log" 2>&1; then
+                echo "  reproduce:  $bin $input" >&2
+                failed "regression input $(basename "$input") fails again" "$tmp/replay.log"
         fi
-fi
+done
 echo "ok   fuzz-$name: ${#inputs[@]} regression inputs replayed"
 
 # 2. Bounded fuzzing from the seed corpus. stderr of the target is discarded (-close_fd_mask=2:
-# the parsers log every rejected line); libFuzzer's own report goes to a kept copy of it.
+# the parsers log every rejected line); libFuzzer reports on its own copy of stderr.
 cp -r "$corpus"/. "$tmp/corpus"/
 seeds=$(find "$tmp/corpus" -type f | wc -l)
 args=(-max_total_time="$seconds" -runs="$runs" -timeout=10 -max_len=16384 -rss_limit_mb=2048
@@ -66,7 +84,7 @@ args=(-max_total_time="$seconds" -runs="$runs" -timeout=10 -max_len=16384 -rss_l
 [ -f "$dict" ] && args+=(-dict="$dict")
 [ -n "${SKFP_FUZZ_SEED:-}" ] && args+=(-seed="$SKFP_FUZZ_SEED")
 if ! "$bin" "${args[@]}" "$tmp/corpus" >"$tmp/fuzz.log" 2>&1; then
-        failed "crash, leak or broken invariant while fuzzing (see above)" "$tmp/fuzz.log"
+        failed "crash, leak or broken invariant while fuzzing (report below)" "$tmp/fuzz.log"
 fi
 if ls "$tmp"/artifacts/* >/dev/null 2>&1; then
         failed "the fuzzer left an artifact behind" "$tmp/fuzz.log"
