@@ -31,7 +31,7 @@ trap 'rm -rf "$tmp"' EXIT
 report() {
         local out
         out=$(grep -av '^<[0-9]>' "$1" |
-              sed -n '/ERROR: \|runtime error\|invariant broken\|deadly signal\|out-of-memory\|timeout after/,$p')
+              sed -n '/ERROR: \|runtime error\|invariant broken\|deadly signal\|out-of-memory\|timeout/,$p')
         if [ -n "$out" ]; then
                 head -n 80 <<<"$out"
         else
