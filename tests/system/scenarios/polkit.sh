@@ -1,0 +1,40 @@
+#!/bin/bash
+# Changes need polkit's org.skfastpath1.manage: a plain user is refused and the state does not
+# move; a user granted by a polkit rule is accepted; reading needs nothing.
+. "$(dirname "$0")/lib.sh"
+
+require_members AddPort RemovePort Ports
+
+check "the polkit action is installed" pkaction --action-id org.skfastpath1.manage >/dev/null 2>&1 ||
+        test -f /usr/share/polkit-1/actions/org.skfastpath1.policy
+groupadd -f sknet
+useradd -M -N -s /bin/bash skplain
+useradd -M -N -G sknet -s /bin/bash skgranted
+mkdir -p /etc/polkit-1/rules.d
+cat >/etc/polkit-1/rules.d/50-skfp-test.rules <<'RULES'
+polkit.addRule(function(action, subject) {
+        if (action.id == "org.skfastpath1.manage" && subject.isInGroup("sknet"))
+                return polkit.Result.YES;
+});
+RULES
+# polkitd picks new rules up by itself; restarting it makes the test independent of the delay
+systemctl restart polkit.service
+
+before=$(get_property Ports)
+check "a plain user may read Ports ($before)" runuser -u skplain -- busctl --system get-property "$BUS_DEST" "$BUS_PATH" "$BUS_IFACE" Ports
+
+out=$(runuser -u skplain -- busctl --system call "$BUS_DEST" "$BUS_PATH" "$BUS_IFACE" AddPort q 18080 2>&1)
+rc=$?
+check "AddPort by a plain user refused (rc $rc: $out)" test "$rc" -ne 0
+check "with an authorisation error" sh -c "echo '$out' | grep -qiE 'access denied|AccessDenied|interactive authentication required|InteractiveAuthorizationRequired|not authorized|permission denied'"
+check "and Ports unchanged" test "$(get_property Ports)" = "$before"
+
+out=$(runuser -u skgranted -- busctl --system call "$BUS_DEST" "$BUS_PATH" "$BUS_IFACE" AddPort q 18080 2>&1)
+check "AddPort by a polkit-granted user accepted ($out)" test -z "$out"
+check "Ports now has 18080 ($(get_property Ports))" sh -c "busctl --system get-property $BUS_DEST $BUS_PATH $BUS_IFACE Ports | grep -qw 18080"
+
+out=$(runuser -u skplain -- busctl --system call "$BUS_DEST" "$BUS_PATH" "$BUS_IFACE" RemovePort q 18080 2>&1)
+check "RemovePort by a plain user refused too" test -n "$out"
+check "root may always" busctl --system call "$BUS_DEST" "$BUS_PATH" "$BUS_IFACE" RemovePort q 18080
+check "Ports back to where it was" test "$(get_property Ports)" = "$before"
+finish
