@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The installed units pass `systemd-analyze verify` without a single complaint (it returns 0 on
+# unknown keys, so any output fails), checked in a root made of the install tree and this
+# machine's own units; the D-Bus activation file names the installed service and binary.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+command -v systemd-analyze >/dev/null || skip "systemd-analyze is not installed"
+[ -e /lib/systemd/system/sysinit.target ] || skip "no systemd units on this machine to verify against"
+dest=$(install_tree) || { echo "FAIL meson install"; exit 1; }
+
+unitdir=$(find "$dest" -type f -name skfastpathd.service -printf '%h\n' | head -n1)
+[ -n "$unitdir" ] || { echo "FAIL skfastpathd.service is not installed"; exit 1; }
+ok "units installed in ${unitdir#"$dest"}"
+case "${unitdir#"$dest"}" in
+/lib/systemd/system | /usr/lib/systemd/system | /etc/systemd/system) ok "where systemd looks" ;;
+*) fail "${unitdir#"$dest"} is not a directory systemd reads" ;;
+esac
+
+# A root for --root=: the install tree, the machine's units (sysinit.target etc.), and copies of
+# the helpers the units run that are not ours (verify checks that every Exec*= is executable).
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+cp -a "$dest/." "$root/"
+mkdir -p "$root/lib/systemd/system"
+for f in /lib/systemd/system/*; do
+        [ -e "$root/lib/systemd/system/${f##*/}" ] || cp -a "$f" "$root/lib/systemd/system/"
+done
+for u in "$unitdir"/skfastpathd.*; do
+        sed -n 's/^Exec[A-Za-z]*=[-+!@:]*\([^ ]*\).*/\1/p' "$u"
+done | sort -u | while read -r exe; do
+        if [ ! -e "$root$exe" ] && [ -x "$exe" ]; then
+                mkdir -p "$root$(dirname "$exe")"
+                cp -L "$exe" "$root$exe"
+        fi
+done
+
+for u in skfastpathd.service skfastpathd.socket; do
+        out=$(systemd-analyze verify --man=no --root="$root" "$root${unitdir#"$dest"}/$u" 2>&1)
+        if [ -z "$out" ]; then
+                ok "systemd-analyze verify $u: no complaints"
+        else
+                fail "systemd-analyze verify $u:"
+                echo "$out" | sed 's/^/       /'
+        fi
+done
+
+svc=$(find "$dest" -path '*/dbus-1/system-services/org.skfastpath1.service' | head -n1)
+if [ -z "$svc" ]; then
+        fail "D-Bus activation file not installed"
+else
+        ok "D-Bus activation file in ${svc#"$dest"}"
+        want=$(sed -n 's/^SystemdService=//p' "$svc")
+        [ "$want" = skfastpathd.service ] && ok "SystemdService=$want" || fail "SystemdService=$want"
+        exe=$(sed -n 's/^Exec=\([^ ]*\).*/\1/p' "$svc")
+        [ -x "$dest$exe" ] && ok "Exec=$exe is installed" || fail "Exec=$exe is not installed"
+        [ "$(sed -n 's/^Name=//p' "$svc")" = org.skfastpath1 ] && ok "Name=org.skfastpath1" || fail "Name= is wrong"
+fi
+start=$(sed -n 's/^ExecStart=//p' "$unitdir/skfastpathd.service")
+[ -x "$dest${start%% *}" ] && ok "ExecStart=$start is installed" || fail "ExecStart=$start is not installed"
+finish
