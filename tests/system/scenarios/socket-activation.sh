@@ -22,7 +22,9 @@ check "connection to 127.0.0.1:15001 accepted by the kernel" tcp_connect 127.0.0
 wait_state skfastpathd.service active 100 || die "the first connection did not start skfastpathd.service (state $(unit_state skfastpathd.service))"
 ok "the first connection started skfastpathd.service"
 pid=$(main_pid)
-check "Type=notify: the daemon reported READY (status: $(systemctl show -P StatusText skfastpathd.service))" \
+check "Type=notify, NotifyAccess=main" \
+        test "$(systemctl show -P Type,NotifyAccess skfastpathd.service | tr '\n' ' ')" = "notify main "
+check "the daemon reported its status (\"$(systemctl show -P StatusText skfastpathd.service)\")" \
         test -n "$(systemctl show -P StatusText skfastpathd.service)"
 check "the daemon holds the passed 127.0.0.1:15001 listener" holds_listener "$pid" 127.0.0.1:15001
 check "the daemon holds the passed [::1]:15001 listener" holds_listener "$pid" '[::1]:15001'
