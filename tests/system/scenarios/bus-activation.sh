@@ -12,6 +12,8 @@ check "its main process owns the name" \
         test "$(busctl --system status "$BUS_DEST" 2>/dev/null | sed -n 's/^PID=//p')" = "$(main_pid)"
 check "started by systemd on the bus's request" sh -c \
         "journalctl -b -u dbus.service --no-pager | grep -q \"Activating via systemd: service name='$BUS_DEST' unit='skfastpathd.service'\""
+check "the socket unit was started with it (Wants=)" test "$(unit_state skfastpathd.socket)" = active
+check "and the daemon holds its listeners" holds_listener "$(main_pid)" 127.0.0.1:15001
 check "a second call does not start another" sh -c \
         "pid=$(main_pid); busctl --system get-property $BUS_DEST $BUS_PATH $BUS_IFACE Version >/dev/null && test \$(systemctl show -P MainPID skfastpathd.service) = \$pid"
 check "systemctl stop" systemctl stop skfastpathd.service
