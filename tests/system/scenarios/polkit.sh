@@ -5,16 +5,24 @@
 
 require_members AddPort RemovePort AddInterface SetFastpath GetStatistics Ports
 
-check "the polkit action is installed" pkaction --action-id org.skfastpath1.manage >/dev/null 2>&1 ||
-        test -f /usr/share/polkit-1/actions/org.skfastpath1.policy
+action_known() {
+        pkaction --action-id org.skfastpath1.manage >/dev/null 2>&1
+}
+check "polkitd knows the action org.skfastpath1.manage" action_known
 groupadd -f sknet
 useradd -M -N -s /bin/bash skplain
 useradd -M -N -G sknet -s /bin/bash skgranted
+useradd -M -N -s /bin/bash skdenied
 mkdir -p /etc/polkit-1/rules.d
 cat >/etc/polkit-1/rules.d/50-skfp-test.rules <<'RULES'
 polkit.addRule(function(action, subject) {
-        if (action.id == "org.skfastpath1.manage" && subject.isInGroup("sknet"))
+        if (action.id != "org.skfastpath1.manage")
+                return polkit.Result.NOT_HANDLED;
+        if (subject.isInGroup("sknet"))
                 return polkit.Result.YES;
+        if (subject.user == "skdenied")
+                return polkit.Result.NO;
+        return polkit.Result.NOT_HANDLED;
 });
 RULES
 # polkitd picks new rules up by itself; restarting it makes the test independent of the delay
@@ -38,6 +46,9 @@ replied() {
 out=$(call_as skplain AddPort uint16:18080)
 check "AddPort by a plain user refused ($out)" refused "$out"
 check "and Ports unchanged" test "$(get_property Ports)" = "$before"
+out=$(call_as skdenied AddPort uint16:18080)
+check "AddPort by a user a rule denies: AccessDenied ($out)" \
+        grep -q '^Error org.freedesktop.DBus.Error.AccessDenied:' <<<"$out"
 out=$(runuser -u skplain -- busctl --system call "$BUS_DEST" "$BUS_PATH" "$BUS_IFACE" AddPort q 18080 2>&1)
 check "also when interaction is allowed (busctl: $out)" test -n "$out"
 check "Ports still unchanged" test "$(get_property Ports)" = "$before"
