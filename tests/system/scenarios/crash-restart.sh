@@ -12,6 +12,15 @@ command -v bpftool >/dev/null || skip "no bpftool in the container"
 sockops() {
         bpftool cgroup tree "$CG2" | awk '$2 == "cgroup_sock_ops" || $2 == "sock_ops" { print $1 }' | sort | tr '\n' ' '
 }
+# the kernel's IDs of the pinned objects: the same IDs after the crash means adopted
+pinned_ids() {
+        local p id
+        for p in $(pins); do
+                id=$(bpftool map show pinned "$p" 2>/dev/null || bpftool link show pinned "$p" 2>/dev/null ||
+                        bpftool prog show pinned "$p" 2>/dev/null)
+                echo "${p##*/}=${id%%:*}"
+        done | tr '\n' ' '
+}
 pins() {
         find /sys/fs/bpf/skfastpath -mindepth 1 2>/dev/null | sort | tr '\n' ' '
 }
@@ -22,7 +31,8 @@ wait_state skfastpathd.service active 100 || die "skfastpathd.service did not st
 pid=$(main_pid)
 before_pins=$(pins)
 before_sockops=$(sockops)
-echo "     pins: $before_pins"
+before_ids=$(pinned_ids)
+echo "     pinned objects: $before_ids"
 echo "     sockops programs on the cgroup: $before_sockops"
 check "one sockops program attached" test "$(echo "$before_sockops" | wc -w)" = 1
 
@@ -35,7 +45,8 @@ check "Restart=on-failure brought it back (NRestarts=$(systemctl show -P NRestar
         test "$(systemctl show -P NRestarts skfastpathd.service)" = 1
 check "as a new process" test "$(main_pid)" != "$pid"
 check "the pins are the same ($(pins))" test "$(pins)" = "$before_pins"
-check "the same sockops program, adopted not doubled ($(sockops))" test "$(sockops)" = "$before_sockops"
+check "the same pinned maps and link, adopted ($(pinned_ids))" test "$(pinned_ids)" = "$before_ids"
+check "one sockops program, not a second copy ($(sockops))" test "$(echo "$(sockops)" | wc -w)" = 1
 
 check "clean stop" systemctl stop skfastpathd.service
 check "no sockops program left" test -z "$(sockops)"
