@@ -39,3 +39,14 @@ install_tree() {
         rm -f "$log"
         echo "$dest"
 }
+
+# check DESCRIPTION CMD...: ok when CMD succeeds
+check() {
+        local what=$1
+        shift
+        if "$@"; then ok "$what"; else fail "$what"; fi
+}
+
+indent() {
+        sed 's/^/       /'
+}

@@ -2,6 +2,7 @@
 # Every man page renders without a single warning (man --warnings returns 0 even with
 # warnings, so any output on stderr fails).
 set -uo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 command -v man >/dev/null || skip "man (man-db) is not installed"
@@ -13,7 +14,7 @@ for p in "${pages[@]}"; do
         err=$(MANWIDTH=80 man --warnings -l -Tutf8 -Z "$SKFP_BUILD/$p" 2>&1 >/dev/null)
         if [ -n "$err" ]; then
                 fail "$p renders with warnings:"
-                echo "$err" | sed 's/^/       /'
+                indent <<<"$err"
                 continue
         fi
         # a page that rendered to (almost) nothing would pass the above

@@ -2,6 +2,7 @@
 # The polkit policy is valid against polkit's own DTD and defines org.skfastpath1.manage with
 # defaults that need an administrator.
 set -uo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 policy="$SKFP_TOP/dbus/org.skfastpath1.policy"
@@ -23,9 +24,10 @@ cat >"$catalog" <<CATALOG
 </catalog>
 CATALOG
 out=$(XML_CATALOG_FILES=$catalog xmllint --noout --nonet --valid --dtdvalid "$dtd" "$policy" 2>&1)
-[ -z "$out" ] && ok "valid against $dtd" || { fail "not valid against $dtd:"; echo "$out" | sed 's/^/       /'; }
+check "valid against $dtd" test -z "$out"
+[ -z "$out" ] || indent <<<"$out"
 ids=$(xmllint --xpath '//action/@id' "$policy" 2>/dev/null | sed 's/ id="\([^"]*\)"/\1\n/g' | sed '/^$/d' | sort | tr '\n' ' ')
-[ "$ids" = "org.skfastpath1.manage " ] && ok "defines exactly org.skfastpath1.manage" || fail "actions: $ids"
+check "defines exactly org.skfastpath1.manage ($ids)" test "$ids" = "org.skfastpath1.manage "
 for d in allow_any allow_inactive allow_active; do
         v=$(xmllint --xpath "string(//action[@id='org.skfastpath1.manage']/defaults/$d)" "$policy" 2>/dev/null)
         case "$v" in

@@ -3,6 +3,7 @@
 # unknown keys, so any output fails), checked in a root made of the install tree and this
 # machine's own units; the D-Bus activation file names the installed service and binary.
 set -uo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 command -v systemd-analyze >/dev/null || skip "systemd-analyze is not installed"
@@ -41,7 +42,7 @@ for u in skfastpathd.service skfastpathd.socket; do
                 ok "systemd-analyze verify $u: no complaints"
         else
                 fail "systemd-analyze verify $u:"
-                echo "$out" | sed 's/^/       /'
+                indent <<<"$out"
         fi
 done
 
@@ -51,11 +52,11 @@ if [ -z "$svc" ]; then
 else
         ok "D-Bus activation file in ${svc#"$dest"}"
         want=$(sed -n 's/^SystemdService=//p' "$svc")
-        [ "$want" = skfastpathd.service ] && ok "SystemdService=$want" || fail "SystemdService=$want"
+        check "SystemdService=$want" test "$want" = skfastpathd.service
         exe=$(sed -n 's/^Exec=\([^ ]*\).*/\1/p' "$svc")
-        [ -x "$dest$exe" ] && ok "Exec=$exe is installed" || fail "Exec=$exe is not installed"
-        [ "$(sed -n 's/^Name=//p' "$svc")" = org.skfastpath1 ] && ok "Name=org.skfastpath1" || fail "Name= is wrong"
+        check "Exec=$exe is installed" test -x "$dest$exe"
+        check "Name=org.skfastpath1" test "$(sed -n 's/^Name=//p' "$svc")" = org.skfastpath1
 fi
 start=$(sed -n 's/^ExecStart=//p' "$unitdir/skfastpathd.service")
-[ -x "$dest${start%% *}" ] && ok "ExecStart=$start is installed" || fail "ExecStart=$start is not installed"
+check "ExecStart=$start is installed" test -x "$dest${start%% *}"
 finish

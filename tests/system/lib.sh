@@ -186,6 +186,6 @@ skfp_sys_cleanup() {
         if [ -n "${T:-}" ] && [ -d "$T" ] && [ -z "${SKFP_KEEP:-}" ]; then
                 rm -rf "$T"
         fi
-        SKFP_SYS_CG1= SKFP_SYS_CG2= SKFP_SYS_PIN= T=
+        SKFP_SYS_CG1='' SKFP_SYS_CG2='' SKFP_SYS_PIN='' T=''
         return 0
 }

@@ -5,7 +5,7 @@
 # The cache lives outside the repository, keyed by the suite and the package list, so a changed
 # list builds a new one: rootfs-SUITE-KEY.tar.zst (debootstrap's result, ~50 MB) and its
 # unpacked tree rootfs-SUITE-KEY/ that containers boot with --volatile=overlay (never written).
-# SKFP_ROOTFS_CACHE overrides the directory.
+# SKFP_ROOTFS_CACHE overrides the directory. A first run on a new machine takes about a minute.
 # Exit codes: 0 ok, 77 debootstrap cannot reach Debian's packages (or is missing), 1 other failure.
 set -euo pipefail
 
@@ -25,8 +25,10 @@ command -v debootstrap >/dev/null || { echo "SKIP: debootstrap is not installed"
 command -v zstd >/dev/null || { echo "SKIP: zstd is not installed" >&2; exit 77; }
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: building the rootfs needs root" >&2; exit 77; }
 
-# The mirror apt uses here, so the rootfs comes from where this machine's packages come from.
-mirror=$(sed -n 's/^URIs: *\([^ ]*\/debian\)\/\?$/\1/p; s/^deb \+\(\[[^]]*\] \+\)\?\([^ ]*\/debian\)\/\? \+bookworm .*/\2/p' \
+# The mirror apt uses here, so the rootfs comes from where this machine's packages come from
+# (SKFP_ROOTFS_MIRROR overrides it).
+mirror=${SKFP_ROOTFS_MIRROR:-}
+[ -n "$mirror" ] || mirror=$(sed -n 's/^URIs: *\([^ ]*\/debian\)\/\?$/\1/p; s/^deb \+\(\[[^]]*\] \+\)\?\([^ ]*\/debian\)\/\? \+bookworm .*/\2/p' \
         /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null | head -n1 || true)
 
 mkdir -p "$cache"

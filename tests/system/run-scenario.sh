@@ -3,6 +3,7 @@
 # cached Debian rootfs under systemd-nspawn with the installed files bound in, runs
 # scenarios/NAME.sh inside, stops the container. Exit code: the scenario's (77: skipped).
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 name=$1

@@ -1,6 +1,7 @@
 #!/bin/bash
 # The first D-Bus call to org.skfastpath1 starts skfastpathd.service through systemd
 # (dbus/org.skfastpath1.service: SystemdService=skfastpathd.service), not by the bus's Exec=.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 check "service not running before the call" test "$(unit_state skfastpathd.service)" = inactive

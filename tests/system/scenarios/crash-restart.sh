@@ -3,6 +3,7 @@
 # datapath stays attached meanwhile and is adopted rather than attached twice; the pin
 # directory survives the crash (ExecStopPost= only removes it when empty); a clean stop
 # afterwards still leaves nothing behind.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 CG2=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") print $5; break } }' \
@@ -46,7 +47,7 @@ check "Restart=on-failure brought it back (NRestarts=$(systemctl show -P NRestar
 check "as a new process" test "$(main_pid)" != "$pid"
 check "the pins are the same ($(pins))" test "$(pins)" = "$before_pins"
 check "the same pinned maps and link, adopted ($(pinned_ids))" test "$(pinned_ids)" = "$before_ids"
-check "one sockops program, not a second copy ($(sockops))" test "$(echo "$(sockops)" | wc -w)" = 1
+check "one sockops program, not a second copy ($(sockops))" test "$(sockops | wc -w)" = 1
 
 check "clean stop" systemctl stop skfastpathd.service
 check "no sockops program left" test -z "$(sockops)"

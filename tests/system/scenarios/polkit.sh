@@ -1,6 +1,8 @@
 #!/bin/bash
+# shellcheck disable=SC2317 # helpers are called through check()
 # Changes need polkit's org.skfastpath1.manage: a plain user is refused and the state does not
 # move; a user granted by a polkit rule is accepted; reading needs nothing.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 require_members AddPort RemovePort AddInterface SetFastpath GetStatistics Ports

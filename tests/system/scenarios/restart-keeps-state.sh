@@ -2,6 +2,7 @@
 # Runtime changes made over D-Bus survive `systemctl restart` (persisted under
 # /var/lib/skfastpath, StateDirectory=), the listener socket stays open throughout, and the
 # restart is a real one (a new process).
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 require_members AddPort AddInterface Ports Interfaces Fastpath

@@ -1,8 +1,10 @@
 #!/bin/bash
+# shellcheck disable=SC2317 # helpers are called through check()
 # The running service is confined as the unit says: exactly CAP_BPF CAP_NET_ADMIN CAP_PERFMON,
 # no new privileges, a seccomp filter, and a file system where only the pin directory, the
 # accept_local sysctl and the state directory are writable. Also: `systemd-analyze verify` and
 # `systemd-analyze security` on the installed units under this real systemd.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 out=$(systemd-analyze verify --man=no skfastpathd.service skfastpathd.socket 2>&1)
@@ -28,11 +30,13 @@ in_ns() {
 check "pin directory /sys/fs/bpf/skfastpath exists" test -d /sys/fs/bpf/skfastpath
 check "pin directory writable for the service" in_ns sh -c 'mkdir /sys/fs/bpf/skfastpath/probe && rmdir /sys/fs/bpf/skfastpath/probe'
 check "rest of bpffs read-only for the service" in_ns sh -c '! mkdir /sys/fs/bpf/probe 2>/dev/null'
+# shellcheck disable=SC2016 # expanded inside the service's namespace
 check "accept_local writable for the service" in_ns sh -c 'v=$(cat /proc/sys/net/ipv4/conf/lo/accept_local) && echo $v >/proc/sys/net/ipv4/conf/lo/accept_local'
 check "other sysctls read-only for the service" in_ns sh -c '! (echo 0 >/proc/sys/net/ipv4/ip_forward) 2>/dev/null'
 check "state directory writable for the service" in_ns sh -c 'touch /var/lib/skfastpath/.probe && rm /var/lib/skfastpath/.probe'
 check "/etc/skfastpath read-only for the service" in_ns sh -c '! touch /etc/skfastpath/.probe 2>/dev/null'
 check "/etc read-only for the service" in_ns sh -c '! touch /etc/.probe 2>/dev/null'
+# shellcheck disable=SC2016
 check "/home hidden from the service" in_ns sh -c '! ls /home/. >/dev/null 2>&1 || test -z "$(ls -A /home)"'
 
 score=$(systemd-analyze security --no-pager skfastpathd.service | sed -n 's/.*Overall exposure level for skfastpathd.service: \([0-9.]*\).*/\1/p')

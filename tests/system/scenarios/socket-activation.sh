@@ -2,6 +2,7 @@
 # `systemctl enable --now skfastpathd.socket` listens on 127.0.0.1 and [::1] at the default
 # port with IP(V6)_TRANSPARENT; the first connection starts skfastpathd.service, which gets
 # both listeners passed; after a stop the socket stays and the next connection starts it again.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 skfp_write_config <<CONF

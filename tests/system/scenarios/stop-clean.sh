@@ -2,6 +2,7 @@
 # `systemctl stop skfastpathd.service` leaves nothing behind: no process, no pins, no TC or
 # cgroup attachments, no policy routing, sysctls as they were; only the socket unit's listener
 # (systemd's) and the state directory remain.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 CG2=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") print $5; break } }' \
