@@ -2,6 +2,7 @@
 # `systemctl enable --now skfastpathd.socket` listens on 127.0.0.1 and [::1] at the default
 # port with IP(V6)_TRANSPARENT; the first connection starts skfastpathd.service, which gets
 # both listeners passed; after a stop the socket stays and the next connection starts it again.
+# Enabling the service enables both.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -46,4 +47,13 @@ check "stopping the service alone" systemctl stop skfastpathd.service
 check "leaves the socket listening" test "$(unit_state skfastpathd.socket)" = active
 check "on both addresses" test "$(ss -Hltn 'sport = :15001' | wc -l)" = 2
 check "stop both" systemctl stop skfastpathd.socket skfastpathd.service
+
+# [Install]: enabling the service (to intercept from boot on) enables its socket too (Also=)
+systemctl disable -q skfastpathd.socket
+check "systemctl enable skfastpathd.service" systemctl enable -q skfastpathd.service
+check "wanted by multi-user.target" test -L /etc/systemd/system/multi-user.target.wants/skfastpathd.service
+check "and the socket by sockets.target" test -L /etc/systemd/system/sockets.target.wants/skfastpathd.socket
+check "systemctl disable skfastpathd.service" systemctl disable -q skfastpathd.service
+check "removes both" test ! -e /etc/systemd/system/multi-user.target.wants/skfastpathd.service -a \
+        ! -e /etc/systemd/system/sockets.target.wants/skfastpathd.socket
 finish
