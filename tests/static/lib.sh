@@ -26,16 +26,17 @@ finish() {
         exit $?
 }
 
-# meson install --destdir into a directory of the build tree, printed; concurrent callers wait.
+# install_tree NAME: meson install --destdir into a directory of the build tree of this test's
+# own (tests run in parallel), printed.
 install_tree() {
-        local dest="$SKFP_BUILD/static-destdir" log
+        local dest="$SKFP_BUILD/static-destdir/$1" log
         log=$(mktemp)
-        (
-                flock 9
-                rm -rf "$dest"
-                meson install -C "$SKFP_BUILD" --no-rebuild --quiet --destdir "$dest" >"$log" 2>&1 ||
-                        { cat "$log" >&2; exit 1; }
-        ) 9>"$SKFP_BUILD/.static-destdir.lock" || { rm -f "$log"; return 1; }
+        rm -rf "$dest"
+        if ! meson install -C "$SKFP_BUILD" --no-rebuild --quiet --destdir "$dest" >"$log" 2>&1; then
+                cat "$log" >&2
+                rm -f "$log"
+                return 1
+        fi
         rm -f "$log"
         echo "$dest"
 }

@@ -35,7 +35,7 @@ for d in allow_any allow_inactive allow_active; do
         *) fail "$d=$v (changes must need an administrator by default)" ;;
         esac
 done
-installed=$(find "$(install_tree)" -name org.skfastpath1.policy | head -n1)
+installed=$(find "$(install_tree polkit-policy)" -name org.skfastpath1.policy | head -n1)
 case "$installed" in
 */usr/share/polkit-1/actions/org.skfastpath1.policy) ok "installed in /usr/share/polkit-1/actions" ;;
 *) fail "installed as '$installed', not where polkitd looks" ;;

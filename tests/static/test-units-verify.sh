@@ -8,7 +8,7 @@ set -uo pipefail
 
 command -v systemd-analyze >/dev/null || skip "systemd-analyze is not installed"
 [ -e /lib/systemd/system/sysinit.target ] || skip "no systemd units on this machine to verify against"
-dest=$(install_tree) || { echo "FAIL meson install"; exit 1; }
+dest=$(install_tree units-verify) || { echo "FAIL meson install"; exit 1; }
 
 unitdir=$(find "$dest" -type f -name skfastpathd.service -printf '%h\n' | head -n1)
 [ -n "$unitdir" ] || { echo "FAIL skfastpathd.service is not installed"; exit 1; }
