@@ -42,6 +42,7 @@ skfp_daemon_start
 
 # Fastpath traffic for the rates: a local ping-pong on a managed port inside the test's cgroup
 # and namespace, bounded to 60 s, stopped by the cleanup.
+# shellcheck disable=SC2016
 nsenter --net="/run/netns/$NS" sh -c 'echo $$ >"$1/cgroup.procs" && exec /usr/bin/python3 -c "
 import socket, time
 l = socket.socket(); l.bind((\"127.0.0.1\", $2)); l.listen()
