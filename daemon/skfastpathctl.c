@@ -874,7 +874,8 @@ static int run(int argc, char *argv[])
         (void) sd_bus_error_add_map(skfastpath_error_map);
         r = sd_bus_open_system(&bus);
         if (r < 0) {
-                log_error_errno(r, "Failed to connect to the system bus: %m");
+                log_error_errno(r, "Failed to connect to the system bus at %s (is dbus-daemon running?): %m",
+                                getenv("DBUS_SYSTEM_BUS_ADDRESS") ?: "unix:path=/run/dbus/system_bus_socket");
                 return SKFP_EXIT_UNREACHABLE;
         }
         (void) sd_bus_set_allow_interactive_authorization(bus, arg_ask_password);
