@@ -662,3 +662,8 @@ const char *datapath_get_cgroup_path(const Datapath *d)
 {
         return d->cgroup_path;
 }
+
+bool datapath_is_adopted(const Datapath *d)
+{
+        return d->adopted;
+}

@@ -2,6 +2,7 @@
 #include <net/if.h>
 #include <signal.h>
 
+#include "bus-error.h"
 #include "bus-manager.h"
 #include "datapath.h"
 #include "intercept.h"
@@ -52,16 +53,16 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 
 static int manager_open_bus(Manager *m)
 {
-        const char *address = getenv("DBUS_SYSTEM_BUS_ADDRESS");
         int r;
 
         r = sd_bus_open_system(&m->bus);
         if (r < 0)
                 return log_error_errno(r, "Failed to connect to the system bus at %s (is dbus-daemon running?): %m",
-                                       address ?: "unix:path=/run/dbus/system_bus_socket");
+                                       bus_system_address());
         return 0;
 }
 
+/* The bus name last: owning it tells clients and tests that everything is ready. */
 static int manager_connect_bus(Manager *m)
 {
         int r;
@@ -125,8 +126,13 @@ int manager_start(Manager *m)
                 return log_error_errno(r, "Failed to set up the sockmap fastpath: %m");
 
         r = manager_connect_bus(m);
-        if (r < 0)
+        if (r < 0) {
+                /* The name is taken or forbidden: leave no datapath of ours behind. One adopted
+                 * from a previous run stays for the next start to adopt. */
+                if (!datapath_is_adopted(m->datapath))
+                        datapath_unpin(m->datapath);
                 return r;
+        }
 
         return 0;
 }

@@ -75,11 +75,23 @@ static void json_string(const char *s)
         putchar('"');
 }
 
+/* Why the daemon cannot be reached, in words: the bus's own text for "nobody owns the name" talks
+ * about .service files. */
+static const char *unreachable_reason(const sd_bus_error *e)
+{
+        if (sd_bus_error_has_names(e, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER))
+                return "nobody owns " DESTINATION " on the system bus";
+        return e->message ?: e->name;
+}
+
 static int fail(const char *what, const sd_bus_error *e, int r)
 {
         /* Our own errors say what failed and why already. */
         if (e && sd_bus_error_is_set(e) && e->message && strncmp(e->name, "org.skfastpath1.Error.", 22) == 0)
                 log_error("%s", e->message);
+        else if (e && sd_bus_error_is_set(e) && sd_bus_error_has_names(e, SD_BUS_ERROR_SERVICE_UNKNOWN,
+                                                                        SD_BUS_ERROR_NAME_HAS_NO_OWNER))
+                log_error("Failed to %s: skfastpathd is not running (%s).", what, unreachable_reason(e));
         else if (e && sd_bus_error_is_set(e) && bus_error_exit_code(e, r) == SKFP_EXIT_UNREACHABLE)
                 log_error("Failed to %s: skfastpathd is not reachable: %s", what, e->message ?: e->name);
         else if (e && sd_bus_error_is_set(e))
@@ -598,7 +610,7 @@ static int watch_on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *r
         if (e) {
                 r = bus_error_exit_code(e, 0);
                 if (w->n_refreshes > 0 && r == SKFP_EXIT_UNREACHABLE)
-                        log_error("skfastpathd went away (%s); stopped watching.", e->message ?: e->name);
+                        log_error("skfastpathd went away (%s); stopped watching.", unreachable_reason(e));
                 else
                         r = fail("get the statistics", e, -EIO);
                 return sd_event_exit(w->event, r);
@@ -875,7 +887,7 @@ static int run(int argc, char *argv[])
         r = sd_bus_open_system(&bus);
         if (r < 0) {
                 log_error_errno(r, "Failed to connect to the system bus at %s (is dbus-daemon running?): %m",
-                                getenv("DBUS_SYSTEM_BUS_ADDRESS") ?: "unix:path=/run/dbus/system_bus_socket");
+                                bus_system_address());
                 return SKFP_EXIT_UNREACHABLE;
         }
         (void) sd_bus_set_allow_interactive_authorization(bus, arg_ask_password);
