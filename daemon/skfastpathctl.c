@@ -481,7 +481,8 @@ static void format_rate(char *buf, size_t size, double rate, bool bytes, const c
 
         if (!bytes) {
                 /* a fraction only where it says something */
-                snprintf(buf, size, rate < 10 ? "%.1f%s%s/s" : "%.0f%s%s/s", rate, noun ? " " : "", noun ?: "");
+                snprintf(buf, size, rate > 0 && rate < 10 ? "%.1f%s%s/s" : "%.0f%s%s/s", rate, noun ? " " : "",
+                         noun ?: "");
                 return;
         }
         while (rate >= 1024 && u + 1 < ELEMENTSOF(units)) {
