@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* skfastpathctl: the command line client of org.skfastpath1 on the system bus. */
-#include <fcntl.h>
 #include <ctype.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
