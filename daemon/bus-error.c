@@ -59,3 +59,12 @@ int bus_error_exit_code(const sd_bus_error *e, int r)
                 return SKFP_EXIT_FAILURE;
         }
 }
+
+const char *bus_system_address(void)
+{
+        const char *e = getenv("DBUS_SYSTEM_BUS_ADDRESS");
+
+        if (!e)
+                return "unix:path=/run/dbus/system_bus_socket";
+        return *e ? e : "'' (DBUS_SYSTEM_BUS_ADDRESS is empty)";
+}

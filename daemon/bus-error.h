@@ -30,3 +30,6 @@ enum {
 /* The exit code for a failed call: by error name, else by errno (-r, for failures before any
  * reply such as a missing bus). */
 int bus_error_exit_code(const sd_bus_error *e, int r);
+
+/* The system bus address sd_bus_open_system() uses, for messages when it cannot connect. */
+const char *bus_system_address(void);

@@ -30,16 +30,18 @@ struct Datapath {
 
 static int libbpf_log(enum libbpf_print_level level, const char *format, va_list ap)
 {
-        char buf[1024];
-        size_t n;
+        _cleanup_free_ char *buf = NULL;
+        char *line, *save = NULL;
 
-        vsnprintf(buf, sizeof(buf), format, ap);
-        n = strlen(buf);
-        while (n > 0 && buf[n - 1] == '\n')
-                buf[--n] = 0;
+        if (vasprintf(&buf, format, ap) < 0)
+                return 0;
         /* libbpf warns about things it then handles (feature probes): keep them out of the
-         * journal unless debugging; a real failure is reported by us with its errno. */
-        log_internal(level == LIBBPF_WARN ? LOG_LEVEL_NOTICE : LOG_LEVEL_DEBUG, 0, "%s", buf);
+         * journal unless debugging; a real failure is reported by us with its errno. A refused
+         * program's verifier log comes as one message: one journal line per line, so the
+         * kernel's reason at its end is not cut off. */
+        for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+                log_internal(level == LIBBPF_WARN ? LOG_LEVEL_NOTICE : LOG_LEVEL_DEBUG, 0, "libbpf: %s",
+                             line + (strncmp(line, "libbpf: ", 8) == 0 ? 8 : 0));
         return 0;
 }
 
@@ -58,7 +60,9 @@ static int bpffs_ensure(void)
         if (mkdir(BPFFS_ROOT, 0700) < 0 && errno != EEXIST)
                 return log_error_errno(errno, "Failed to create %s: %m", BPFFS_ROOT);
         if (mount("bpffs", BPFFS_ROOT, "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") < 0)
-                return log_error_errno(errno, "Failed to mount bpffs on %s: %m", BPFFS_ROOT);
+                return log_error_errno(errno, "No bpf filesystem on %s, and mounting one failed (mount it "
+                                       "before starting skfastpathd: mount -t bpf bpffs %s): %m",
+                                       BPFFS_ROOT, BPFFS_ROOT);
         log_info("Mounted bpffs on %s.", BPFFS_ROOT);
         return 0;
 }
@@ -164,7 +168,9 @@ static int cgroup2_find_root(char **ret)
                 *ret = strdup(mnt);
                 return *ret ? 0 : log_oom();
         }
-        return log_error_errno(ENOENT, "No cgroup2 mount found in /proc/self/mountinfo; set CgroupPath=.");
+        return log_error_errno(ENOENT, "No cgroup2 filesystem is mounted (none in /proc/self/mountinfo): "
+                               "mount one (mount -t cgroup2 none /sys/fs/cgroup) or set CgroupPath= to a "
+                               "cgroup2 directory.");
 }
 
 static int cgroup_id_of_fd(int fd, uint64_t *ret)
@@ -403,7 +409,8 @@ int datapath_new(Datapath **ret, const Config *c)
         if (d->cgroup_fd < 0)
                 return log_error_errno(errno, "Failed to open cgroup %s: %m", d->cgroup_path);
         if (!path_is_fs(d->cgroup_path, CGROUP2_SUPER_MAGIC))
-                return log_error_errno(EINVAL, "CgroupPath=%s is not a cgroup2 directory.", d->cgroup_path);
+                return log_error_errno(EINVAL, "CgroupPath=%s is not a cgroup2 directory (it must be on the "
+                                       "cgroup2 mount, see /proc/self/mountinfo).", d->cgroup_path);
 
         r = pin_directory_ensure(d->pin_directory);
         if (r < 0)
@@ -435,7 +442,13 @@ int datapath_new(Datapath **ret, const Config *c)
 
         r = fastpath_bpf__load(d->skel);
         if (r < 0) {
-                r = log_error_errno(r, "Failed to load the fastpath BPF programs: %m");
+                if (access("/sys/kernel/btf/vmlinux", F_OK) < 0)
+                        r = log_error_errno(r, "Failed to load the fastpath BPF programs: the kernel has no BTF "
+                                            "(/sys/kernel/btf/vmlinux is missing: CONFIG_DEBUG_INFO_BTF=y is "
+                                            "needed): %m");
+                else
+                        r = log_error_errno(r, "Failed to load the fastpath BPF programs (a kernel older than "
+                                            "5.15 lacks helpers they use; the kernel's reason is above): %m");
                 goto fail;
         }
 
@@ -648,4 +661,9 @@ const char *datapath_get_pin_directory(const Datapath *d)
 const char *datapath_get_cgroup_path(const Datapath *d)
 {
         return d->cgroup_path;
+}
+
+bool datapath_is_adopted(const Datapath *d)
+{
+        return d->adopted;
 }

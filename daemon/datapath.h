@@ -41,4 +41,6 @@ int datapath_set_pass_large_writes(Datapath *d, uint64_t threshold);
 int datapath_get_statistics(Datapath *d, DatapathStatistics *ret);
 const char *datapath_get_pin_directory(const Datapath *d);
 const char *datapath_get_cgroup_path(const Datapath *d);
+/* Whether some pin of a previous run was reused (a crashed daemon's datapath goes on running). */
+bool datapath_is_adopted(const Datapath *d);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Datapath *, datapath_free);

@@ -2,6 +2,7 @@
 #include <net/if.h>
 #include <signal.h>
 
+#include "bus-error.h"
 #include "bus-manager.h"
 #include "datapath.h"
 #include "intercept.h"
@@ -50,19 +51,34 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
         return sd_event_exit(m->event, 0);
 }
 
-static int manager_connect_bus(Manager *m)
+static int manager_open_bus(Manager *m)
 {
         int r;
 
         r = sd_bus_open_system(&m->bus);
         if (r < 0)
-                return log_error_errno(r, "Failed to connect to the system bus: %m");
+                return log_error_errno(r, "Failed to connect to the system bus at %s (is dbus-daemon running?): %m",
+                                       bus_system_address());
+        return 0;
+}
+
+/* The bus name last: owning it tells clients and tests that everything is ready. */
+static int manager_connect_bus(Manager *m)
+{
+        int r;
 
         r = bus_manager_add_objects(m);
         if (r < 0)
                 return r;
 
         r = sd_bus_request_name(m->bus, "org.skfastpath1", 0);
+        if (r == -EEXIST)
+                return log_error_errno(r, "Failed to acquire the bus name org.skfastpath1: another skfastpathd "
+                                       "owns it.");
+        if (r == -EACCES || r == -EPERM)
+                return log_error_errno(r, "Failed to acquire the bus name org.skfastpath1: the bus policy does "
+                                       "not allow it (is org.skfastpath1.conf installed in "
+                                       "/usr/share/dbus-1/system.d/, and dbus-daemon reloaded?): %m");
         if (r < 0)
                 return log_error_errno(r, "Failed to acquire the bus name org.skfastpath1: %m");
 
@@ -100,13 +116,23 @@ int manager_start(Manager *m)
         if (r < 0)
                 return log_error_errno(r, "Failed to watch signals: %m");
 
+        /* Without a bus nobody could control or stop the datapath: find out before loading it. */
+        r = manager_open_bus(m);
+        if (r < 0)
+                return r;
+
         r = datapath_new(&m->datapath, &m->config);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the sockmap fastpath: %m");
 
         r = manager_connect_bus(m);
-        if (r < 0)
+        if (r < 0) {
+                /* The name is taken or forbidden: leave no datapath of ours behind. One adopted
+                 * from a previous run stays for the next start to adopt. */
+                if (!datapath_is_adopted(m->datapath))
+                        datapath_unpin(m->datapath);
                 return r;
+        }
 
         return 0;
 }
