@@ -33,6 +33,19 @@ check "relay counted bytes both ways" test "$(lab_stat Relay bytes_to_upstream)"
 check "egress counted the new flows" test "$(lab_stat Intercept new_flows)" -ge 2
 check "the relay's own connections carried the bypass mark" test "$(lab_stat Intercept bypassed)" -gt 0
 
+# --- idle relayed connections cost the daemon little memory (target: 10,000 in 200 MiB)
+rss() {
+        awk '/^VmRSS:/ { print $2 }' "/proc/$SKFP_DAEMON_PID/status"
+}
+rss0=$(rss)
+lab_py_bg idle 198.18.0.10 7 1000 3 >"$T/idle.out" 2>&1
+idle_pid=$!
+lab_wait_for "$T/idle.out" '^idle$' 200
+rss1=$(rss)
+echo "     daemon RSS ${rss0} KiB -> ${rss1} KiB with 1000 idle relayed connections"
+check "1000 idle relayed connections add at most 20 MiB to the daemon" test $((rss1 - rss0)) -le 20480
+check "the idle connections closed cleanly" wait "$idle_pid"
+
 # --- byte-exact echo, both directions at once, 1 B to 64 MiB
 up0=$(relay_stat bytes_to_upstream)
 for size in 1 1448 65537 1048576 67108864; do

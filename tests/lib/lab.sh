@@ -13,6 +13,8 @@
 #   lab_tun                           # adds the layer-3 path
 #   in_client CMD..., in_world CMD...
 #   lab_py ARGS...                    # labnet.py in the client namespace
+#   lab_py_bg ARGS... >LOG; PID=$!    # ... in the background (never background a function: $!
+#                                     # would be a subshell and kill would miss python)
 #   lab_stats                         # SIGUSR1 to the daemon, prints its latest statistics lines
 #   lab_stat Relay|Intercept NAME     # one counter of the latest statistics, e.g. Relay connections_total
 
@@ -29,6 +31,11 @@ in_world() {
 
 lab_py() {
         in_client "$LAB_PY" "$LAB_NET" "$@"
+}
+
+# labnet.py in the background in the client namespace; $! is python itself (kill it by that pid)
+lab_py_bg() {
+        nsenter --net="/run/netns/$NS" "$LAB_PY" "$LAB_NET" "$@" &
 }
 
 lab_wait_for() { # FILE PATTERN [tenths of a second]
@@ -83,7 +90,8 @@ lab_init() {
         lab_link skfp-c1 skfp-w1 198.19.1 2001:db8:2 20
         # 1000 connections relayed at once: 2000 sockets in the daemon, 1000 in each endpoint
         ulimit -n "$(ulimit -Hn)"
-        in_world "$LAB_PY" "$LAB_NET" serve "$T/world.log" >"$T/world.out" 2>&1 &
+        # nsenter execs python: $! is the server itself, not a subshell around it
+        nsenter --net="/run/netns/$WNS" "$LAB_PY" "$LAB_NET" serve "$T/world.log" >"$T/world.out" 2>&1 &
         LAB_WORLD_PID=$!
         lab_wait_for "$T/world.out" ready
 }
@@ -115,12 +123,12 @@ lab_stats() {
                 sleep 0.02
         done
         sleep 0.05
-        grep 'Relay statistics' "$T/daemon.log" | tail -1
-        grep 'Intercept statistics' "$T/daemon.log" | tail -1
+        grep 'Relay statistics' "$T/daemon.log" | tail -1 || true
+        grep 'Intercept statistics' "$T/daemon.log" | tail -1 || true
 }
 
 lab_stat() { # Relay|Intercept NAME: from the statistics lines lab_stats asked for last
-        grep "$1 statistics" "$T/daemon.log" | tail -1 | grep -o " $2=[0-9]*" | cut -d= -f2
+        grep "$1 statistics" "$T/daemon.log" | tail -1 | grep -o " $2=[0-9]*" | cut -d= -f2 || true
 }
 
 # Every tcx link and program the daemon attached: "LINK PROG" lines from its debug log.

@@ -13,6 +13,10 @@
                                          "COUNT SHA256" (sent only after our EOF arrived)
   labnet.py many HOST PORT COUNT SIZE    COUNT connections open at once, each an echo of SIZE
   labnet.py hold HOST PORT SECONDS MSG   connect, hold, then echo MSG (for MaxConnections=)
+  labnet.py idle HOST PORT COUNT SECONDS COUNT connections, each echoes 100 bytes, then all stay
+                                         idle for SECONDS (prints "idle" when they are)
+  labnet.py tproxy                       "another program's" transparent listener on 127.0.0.1
+                                         and ::1 port 15001: answers "tproxy DST_IP DST_PORT"
   labnet.py expect-reset HOST PORT       send a byte; the connection must end in a reset
   labnet.py send-reset HOST PORT         echo a few bytes, then close with a reset (linger 0)
 Clients print "ok ..." with their local ports, or "FAIL ..." and exit 1.
@@ -27,6 +31,7 @@ import time
 
 CHUNK = 64 * 1024
 TIMEOUT = 60
+LIFETIME = 900      # servers exit by themselves after this, should a test fail to stop them
 
 
 def pattern_chunks(size, seed):
@@ -116,7 +121,10 @@ async def serve(logpath):
         sock.listen(4096)
         servers.append(await asyncio.start_server(make_handler(port, log), sock=sock, limit=CHUNK))
     print("ready", flush=True)
-    await asyncio.gather(*(s.serve_forever() for s in servers))
+    try:
+        await asyncio.wait_for(asyncio.gather(*(s.serve_forever() for s in servers)), LIFETIME)
+    except asyncio.TimeoutError:
+        pass
 
 
 # ---------------------------------------------------------------- clients
@@ -197,12 +205,57 @@ async def many(host, port, count, size):
 
 async def hold(host, port, seconds, msg):
     reader, writer = await open_conn(host, port)
+    lport = local_port(writer)
     await asyncio.sleep(seconds)
     writer.write(msg.encode())
     writer.write_eof()
     got = await asyncio.wait_for(reader.read(), TIMEOUT)
     writer.close()
-    return got.decode()
+    return got.decode(), lport
+
+
+async def idle(host, port, count, seconds):
+    conns = await asyncio.gather(*(open_conn(host, port) for _ in range(count)))
+    data = b"x" * 100
+    for reader, writer in conns:
+        writer.write(data)
+    for reader, writer in conns:
+        got = await asyncio.wait_for(reader.readexactly(len(data)), TIMEOUT)
+        if got != data:
+            raise AssertionError("bad echo")
+    print("idle", flush=True)
+    await asyncio.sleep(seconds)
+    for reader, writer in conns:
+        writer.close()
+
+
+async def tproxy():
+    async def handle(reader, writer):
+        dst = writer.get_extra_info("sockname")
+        ip = dst[0][7:] if dst[0].startswith("::ffff:") else dst[0]
+        # read the request first: closing with unread data would reset the connection
+        try:
+            await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        except (asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass
+        writer.write(f"tproxy {ip} {dst[1]}\n".encode())
+        await writer.drain()
+        writer.close()
+
+    servers = []
+    for family, addr, level, opt in ((socket.AF_INET, "127.0.0.1", socket.SOL_IP, 19),
+                                     (socket.AF_INET6, "::1", socket.IPPROTO_IPV6, 75)):
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(level, opt, 1)   # IP_TRANSPARENT, IPV6_TRANSPARENT
+        sock.bind((addr, 15001))
+        sock.listen(128)
+        servers.append(await asyncio.start_server(handle, sock=sock))
+    print("ready", flush=True)
+    try:
+        await asyncio.wait_for(asyncio.gather(*(s.serve_forever() for s in servers)), LIFETIME)
+    except asyncio.TimeoutError:
+        pass
 
 
 def connect_blocking(host, port):
@@ -261,8 +314,15 @@ def main():
             dt = asyncio.run(many(args[0], int(args[1]), int(args[2]), int(args[3])))
             print(f"ok many {args[2]} connections of {args[3]} bytes in {dt:.2f}s")
         elif cmd == "hold":
-            got = asyncio.run(hold(args[0], int(args[1]), float(args[2]), args[3]))
-            print(f"ok hold {got}")
+            got, lport = asyncio.run(hold(args[0], int(args[1]), float(args[2]), args[3]))
+            if got != args[3]:
+                raise AssertionError(f"echo {got!r}, expected {args[3]!r}")
+            print(f"ok hold {got} local_port {lport}")
+        elif cmd == "idle":
+            asyncio.run(idle(args[0], int(args[1]), int(args[2]), float(args[3])))
+            print("ok idle")
+        elif cmd == "tproxy":
+            asyncio.run(tproxy())
         elif cmd == "expect-reset":
             dt = expect_reset(args[0], int(args[1]))
             print(f"ok reset after {dt:.2f}s")
