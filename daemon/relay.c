@@ -629,6 +629,8 @@ static int relay_take_passed(Relay *r, int n)
 {
         int q;
 
+        log_info("Using the %d socket(s) passed by systemd.", n);
+
         for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
                 struct sockaddr_storage ss = {};
                 socklen_t len = sizeof(ss);
