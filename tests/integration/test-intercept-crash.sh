@@ -36,7 +36,7 @@ check "after the crash IPv4 goes direct" lab_http http://198.18.0.10/ 0
 check "after the crash IPv6 goes direct" lab_http 'http://[2001:db8::10]/' 0
 check "the crashed run left its IPv4 rule (what the restart must clean)" test "$(rule_count -4)" -eq 1
 
-skfp_daemon_start
+check "restart after the crash" skfp_daemon_start
 check "restart: one IPv4 rule, not two" test "$(rule_count -4)" -eq 1
 check "restart: one IPv6 rule, not two" test "$(rule_count -6)" -eq 1
 check "restart: intercepted again" lab_http http://198.18.0.10/ 1

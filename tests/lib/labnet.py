@@ -30,7 +30,7 @@ import sys
 import time
 
 CHUNK = 64 * 1024
-TIMEOUT = 60
+TIMEOUT = 20
 LIFETIME = 900      # servers exit by themselves after this, should a test fail to stop them
 
 
