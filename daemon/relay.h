@@ -12,7 +12,7 @@
 typedef struct Relay Relay;
 
 typedef struct RelayStatistics {
-        uint64_t connections_total;     /* accepted and relayed */
+        uint64_t connections_total;     /* accepted (not rejected): relayed or tried to */
         uint64_t connections_active;
         uint64_t bytes_to_upstream;     /* client -> original destination */
         uint64_t bytes_to_client;
