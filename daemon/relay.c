@@ -20,6 +20,7 @@
 #define LISTEN_BACKLOG 4096
 #define MAX_LISTENERS 8
 #define ACCEPT_BATCH 64
+#define READ_BATCH 8
 #define ACCEPT_RETRY_USEC (100 * 1000ULL)
 /* Spare buffers kept for reuse; idle connections hold none. */
 #define MAX_FREE_BUFFERS 64
@@ -258,8 +259,8 @@ static int connection_write(RelayConnection *c, int t)
         return 0;
 }
 
-/* Reads from fd[s] into its empty direction buffer. Never splice(): a
- * fastpath socket read with splice() yields 0 bytes and the data is lost (DESIGN.md). */
+/* Reads from fd[s] into its empty direction buffer: 1 data, 0 EOF or nothing yet. Never splice():
+ * a fastpath socket read with splice() yields 0 bytes and the data is lost (DESIGN.md). */
 static int connection_read(RelayConnection *c, int s)
 {
         RelayDirection *d = &c->dir[s];
@@ -283,11 +284,11 @@ static int connection_read(RelayConnection *c, int s)
         if (n == 0) {
                 d->eof = true;
                 direction_release_buffer(r, d);
-        } else {
-                d->start = 0;
-                d->end = (size_t) n;
+                return 0;
         }
-        return 0;
+        d->start = 0;
+        d->end = (size_t) n;
+        return 1;
 }
 
 static bool connection_can_read(RelayConnection *c, int s)
@@ -371,13 +372,18 @@ static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *
                 return connection_connected(c, revents);
 
         if (connection_can_read(c, side) && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
-                r = connection_read(c, side);
-                if (r < 0)
-                        return connection_abort(c, side, r);
-                /* forward at once: most of the time the other socket takes it all */
-                r = connection_write(c, !side);
-                if (r < 0)
-                        return connection_abort(c, !side, r);
+                /* Forward at once: most of the time the other socket takes it all, and then read
+                 * again, a bounded number of times, to save event loop rounds on bulk streams. */
+                for (int i = 0; i < READ_BATCH && connection_can_read(c, side); i++) {
+                        r = connection_read(c, side);
+                        if (r < 0)
+                                return connection_abort(c, side, r);
+                        if (r == 0 && !c->dir[side].eof)
+                                break;  /* EAGAIN */
+                        r = connection_write(c, !side);
+                        if (r < 0)
+                                return connection_abort(c, !side, r);
+                }
                 progress = true;
         }
         if (connection_has_pending(c, side) && (revents & (EPOLLOUT | EPOLLHUP | EPOLLERR))) {
