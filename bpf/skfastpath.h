@@ -68,5 +68,8 @@ enum {
         SKFP_IC_ASSIGNED,         /* lo ingress: bpf_sk_assign succeeded */
         SKFP_IC_ASSIGN_FAILED,
         SKFP_IC_ERRORS,           /* egress: header push / redirect failed */
+        SKFP_IC_BYPASSED,         /* egress: managed port, bypass mark (the relay's upstream) */
+        SKFP_IC_PASSED_DIRECT,    /* egress: managed port, flow not intercepted (began direct) */
+        SKFP_IC_NO_SOCKET,        /* lo ingress: marked packet, no flow socket and no listener */
         _SKFP_IC_MAX,
 };

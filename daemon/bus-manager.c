@@ -98,6 +98,9 @@ static int method_add_interface(sd_bus_message *message, void *userdata, sd_bus_
         r = check_interface_name(name, error);
         if (r < 0)
                 return r;
+        if (streq(name, "lo"))
+                return sd_bus_error_set(error, SKFP_ERROR_INVALID_INTERFACE_NAME,
+                        "Interface 'lo' cannot be managed: it is where intercepted connections are delivered.");
         r = polkit_verify(m, message, POLKIT_ACTION_MANAGE, error);
         if (r <= 0)
                 return r < 0 ? r : 1; /* 0: polkit answers later, and this runs again */

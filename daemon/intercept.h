@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Interception: TC egress redirect to lo ingress, lo ingress sk_assign to the listener,
- * plus the policy routing and sysctls that deliver it (bpf/intercept.bpf.c, routing.c).
- * Contract between rooms; the implementation lands with the interception issue. */
+/* Interception: TC egress redirect to lo ingress, lo ingress sk_assign to the listener
+ * (bpf/intercept.bpf.c). The policy routing and sysctls that deliver the redirected packets
+ * locally are routing.h's. Programs are attached with tcx links that are never pinned: when the
+ * daemon dies the kernel detaches them and traffic flows directly (fail open). */
 #pragma once
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "config.h"
+#include "util.h"
 
 typedef struct Intercept Intercept;
 
@@ -18,19 +20,26 @@ typedef struct InterceptStatistics {
         uint64_t assigned;            /* lo ingress sk_assign ok */
         uint64_t assign_failed;
         uint64_t errors;
+        uint64_t bypassed;            /* egress packets with the bypass mark (relay upstream) */
+        uint64_t passed_direct;       /* egress packets of flows that began direct */
+        uint64_t no_socket;           /* lo ingress: marked packet, no flow and no listener */
 } InterceptStatistics;
 
-/* Loads the TC programs in the current network namespace, attaches lo ingress, installs the
- * fwmark rules, local routes and sysctls, fills the port map from c. */
+/* Loads the TC programs in the current network namespace, attaches lo ingress, fills the port
+ * map from c (every port of c is intercepted, whatever its mode). */
 int intercept_new(Intercept **ret, const Config *c);
-/* Detaches everything, removes rules/routes, restores sysctls. */
+/* Detaches everything (closes the links). */
 Intercept *intercept_free(Intercept *ic);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Intercept *, intercept_free);
 
 /* Attach the egress program to a link; arphrd (ARPHRD_*, from rtnetlink's ifi_type) picks the
- * Ethernet or layer-3 variant. Idempotent. */
+ * Ethernet or layer-3 variant (-EOPNOTSUPP for other link types, -EINVAL for lo). Returns 1 when
+ * attached or switched to the other variant, 0 when it was attached already. */
 int intercept_attach(Intercept *ic, int ifindex, unsigned short arphrd);
-/* Detach; a link that is already gone is not an error. */
+/* Detach. Returns 1 when detached, 0 when it was not attached; a link that is already gone is not
+ * an error. */
 int intercept_detach(Intercept *ic, int ifindex);
+bool intercept_is_attached(Intercept *ic, int ifindex);
 
 int intercept_set_port(Intercept *ic, uint16_t port, bool managed);
 int intercept_get_statistics(Intercept *ic, InterceptStatistics *ret);

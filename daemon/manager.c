@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <inttypes.h>
 #include <net/if.h>
 #include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include "bus-error.h"
 #include "bus-manager.h"
@@ -8,6 +11,8 @@
 #include "intercept.h"
 #include "manager.h"
 #include "polkit.h"
+#include "relay.h"
+#include "routing.h"
 #include "state.h"
 #include "util.h"
 
@@ -28,10 +33,49 @@ int manager_new(Manager **ret, Config *c, const char *config_path)
         return 0;
 }
 
+/* Egress first (nothing more is redirected), then the relay, then the routes. */
+static void manager_stop_intercept(Manager *m)
+{
+        m->intercept = intercept_free(m->intercept);
+        m->relay = relay_free(m->relay);
+        m->routing = routing_free(m->routing);
+}
+
+static void manager_log_statistics(Manager *m)
+{
+        InterceptStatistics is;
+        RelayStatistics rs;
+
+        if (m->intercept && intercept_get_statistics(m->intercept, &is) >= 0)
+                log_info("Intercept statistics: redirected_packets=%" PRIu64 " new_flows=%" PRIu64
+                         " fail_open=%" PRIu64 " passed_direct=%" PRIu64 " bypassed=%" PRIu64
+                         " assigned=%" PRIu64 " assign_failed=%" PRIu64 " no_socket=%" PRIu64
+                         " errors=%" PRIu64,
+                         is.redirected_packets, is.new_flows, is.fail_open, is.passed_direct, is.bypassed,
+                         is.assigned, is.assign_failed, is.no_socket, is.errors);
+        if (m->relay) {
+                relay_get_statistics(m->relay, &rs);
+                log_info("Relay statistics: connections_total=%" PRIu64 " connections_active=%" PRIu64
+                         " bytes_to_upstream=%" PRIu64 " bytes_to_client=%" PRIu64
+                         " connect_failed=%" PRIu64 " connect_timeouts=%" PRIu64 " resets=%" PRIu64
+                         " rejected=%" PRIu64 " errors=%" PRIu64,
+                         rs.connections_total, rs.connections_active, rs.bytes_to_upstream,
+                         rs.bytes_to_client, rs.connect_failed, rs.connect_timeouts, rs.resets,
+                         rs.rejected, rs.errors);
+        }
+}
+
+static int on_statistics_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+        manager_log_statistics(userdata);
+        return 0;
+}
+
 Manager *manager_free(Manager *m)
 {
         if (!m)
                 return NULL;
+        manager_stop_intercept(m);
         polkit_registry_free(m);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
@@ -51,6 +95,9 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
         return sd_event_exit(m->event, 0);
 }
 
+/* The bus and the name first, before any kernel state is touched: a second daemon must fail here,
+ * not after it has replaced the first one's rules or pins. Calls queue on the socket and are only
+ * answered once the loop runs, so an answered call (not the name) tells clients we are ready. */
 static int manager_open_bus(Manager *m)
 {
         int r;
@@ -59,17 +106,6 @@ static int manager_open_bus(Manager *m)
         if (r < 0)
                 return log_error_errno(r, "Failed to connect to the system bus at %s (is dbus-daemon running?): %m",
                                        bus_system_address());
-        return 0;
-}
-
-/* The bus name last: owning it tells clients and tests that everything is ready. */
-static int manager_connect_bus(Manager *m)
-{
-        int r;
-
-        r = bus_manager_add_objects(m);
-        if (r < 0)
-                return r;
 
         r = sd_bus_request_name(m->bus, "org.skfastpath1", 0);
         if (r == -EEXIST)
@@ -81,10 +117,75 @@ static int manager_connect_bus(Manager *m)
                                        "/usr/share/dbus-1/system.d/, and dbus-daemon reloaded?): %m");
         if (r < 0)
                 return log_error_errno(r, "Failed to acquire the bus name org.skfastpath1: %m");
+        return 0;
+}
+
+static int manager_connect_bus(Manager *m)
+{
+        int r;
+
+        r = bus_manager_add_objects(m);
+        if (r < 0)
+                return r;
 
         r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
+        return 0;
+}
+
+/* Attaches interception to the named interface if it exists now: 1 attached, 0 absent or
+ * attached already. (Replaced by rtnetlink link tracking.) */
+static int manager_attach_interface(Manager *m, const char *name)
+{
+        _cleanup_close_ int fd = -EBADF;
+        struct ifreq ifr = {};
+        int ifindex;
+
+        if (!m->intercept)
+                return 0;
+        ifindex = (int) if_nametoindex(name);
+        if (ifindex <= 0)
+                return 0;
+        fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+        if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
+                return log_error_errno(errno, "Failed to read the link type of %s: %m", name);
+        return intercept_attach(m->intercept, ifindex, ifr.ifr_hwaddr.sa_family);
+}
+
+static int manager_start_intercept(Manager *m)
+{
+        sigset_t ss;
+        int r;
+
+        /* SIGUSR1 logs the counters (until the bus has GetStatistics everywhere) */
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGUSR1);
+        if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0)
+                return log_error_errno(errno, "Failed to block SIGUSR1: %m");
+        r = sd_event_add_signal(m->event, NULL, SIGUSR1, on_statistics_signal, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch SIGUSR1: %m");
+
+        r = routing_new(&m->routing, &m->config);
+        if (r < 0)
+                return r;
+        r = relay_new(&m->relay, m->event, &m->config);
+        if (r < 0)
+                return r;
+        r = intercept_new(&m->intercept, &m->config);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < m->config.n_interfaces; i++) {
+                r = manager_attach_interface(m, m->config.interfaces[i]);
+                if (r < 0)
+                        log_warning_errno(r, "Not intercepting on %s: %m", m->config.interfaces[i]);
+                else if (r > 0)
+                        log_info("Intercepting on %s.", m->config.interfaces[i]);
+        }
         return 0;
 }
 
@@ -116,7 +217,8 @@ int manager_start(Manager *m)
         if (r < 0)
                 return log_error_errno(r, "Failed to watch signals: %m");
 
-        /* Without a bus nobody could control or stop the datapath: find out before loading it. */
+        /* Without a bus (or with another daemon on it) nobody could control or stop the datapath:
+         * find out before loading it. */
         r = manager_open_bus(m);
         if (r < 0)
                 return r;
@@ -125,10 +227,18 @@ int manager_start(Manager *m)
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the sockmap fastpath: %m");
 
+        r = manager_start_intercept(m);
+        if (r < 0) {
+                if (!datapath_is_adopted(m->datapath))
+                        datapath_unpin(m->datapath);
+                return r;
+        }
+
         r = manager_connect_bus(m);
         if (r < 0) {
-                /* The name is taken or forbidden: leave no datapath of ours behind. One adopted
-                 * from a previous run stays for the next start to adopt. */
+                /* leave no datapath of ours behind; one adopted from a previous run stays for the
+                 * next start to adopt */
+                manager_stop_intercept(m);
                 if (!datapath_is_adopted(m->datapath))
                         datapath_unpin(m->datapath);
                 return r;
@@ -139,18 +249,28 @@ int manager_start(Manager *m)
 
 void manager_stop(Manager *m)
 {
+        manager_log_statistics(m);
+        manager_stop_intercept(m);
         datapath_unpin(m->datapath);
 }
 
 int manager_add_interface(Manager *m, const char *name)
 {
+        int r;
+
         if (!ifname_valid(name))
                 return -EINVAL;
         if (config_has_interface(&m->config, name))
                 return 0;
         if (m->config.n_interfaces >= m->config.max_interfaces)
                 return -E2BIG;
-        return config_add_interface(&m->config, name);
+        r = manager_attach_interface(m, name);
+        if (r < 0)
+                return r;
+        r = config_add_interface(&m->config, name);
+        if (r < 0 && m->intercept)
+                (void) intercept_detach(m->intercept, (int) if_nametoindex(name));
+        return r;
 }
 
 int manager_remove_interface(Manager *m, const char *name)
@@ -159,6 +279,8 @@ int manager_remove_interface(Manager *m, const char *name)
                 return -EINVAL;
         if (!config_has_interface(&m->config, name))
                 return -ENOENT;
+        if (m->intercept)
+                (void) intercept_detach(m->intercept, (int) if_nametoindex(name));
         return config_remove_interface(&m->config, name);
 }
 
@@ -177,8 +299,18 @@ int manager_add_port(Manager *m, uint16_t port)
                 if (r < 0)
                         return r;
         }
+        if (m->intercept) {
+                r = intercept_set_port(m->intercept, port, true);
+                if (r < 0)
+                        goto undo_datapath;
+        }
         r = config_add_port(&m->config, port, PORT_MODE_FASTPATH);
-        if (r < 0 && m->datapath)
+        if (r >= 0)
+                return r;
+        if (m->intercept)
+                (void) intercept_set_port(m->intercept, port, false);
+undo_datapath:
+        if (m->datapath)
                 (void) datapath_remove_port(m->datapath, port);
         return r;
 }
@@ -189,10 +321,21 @@ int manager_remove_port(Manager *m, uint16_t port)
                 return -EINVAL;
         if (!config_find_port(&m->config, port))
                 return -ENOENT;
-        if (m->datapath) {
-                int r = datapath_remove_port(m->datapath, port);
+        /* interception first: a refusal there leaves both as they were */
+        if (m->intercept) {
+                int r = intercept_set_port(m->intercept, port, false);
+
                 if (r < 0)
                         return r;
+        }
+        if (m->datapath) {
+                int r = datapath_remove_port(m->datapath, port);
+
+                if (r < 0) {
+                        if (m->intercept)
+                                (void) intercept_set_port(m->intercept, port, true);
+                        return r;
+                }
         }
         return config_remove_port(&m->config, port);
 }
@@ -262,7 +405,6 @@ int manager_get_statistics(Manager *m, ManagerStatistic *table)
         InterceptStatistics is = {};
         uint64_t relayed_connections = 0, relayed_bytes = 0, relay_errors = 0;
         size_t n = 0;
-
         int r;
 
         if (m->datapath) {
@@ -270,7 +412,19 @@ int manager_get_statistics(Manager *m, ManagerStatistic *table)
                 if (r < 0)
                         return r;
         }
-        /* TODO(merge): intercept_get_statistics() and the relay's counters. */
+        if (m->intercept) {
+                r = intercept_get_statistics(m->intercept, &is);
+                if (r < 0)
+                        return r;
+        }
+        if (m->relay) {
+                RelayStatistics rs;
+
+                relay_get_statistics(m->relay, &rs);
+                relayed_connections = rs.connections_total;
+                relayed_bytes = rs.bytes_to_upstream + rs.bytes_to_client;
+                relay_errors = rs.errors;
+        }
 
         n += statistics_from_datapath(table + n, &ds);
         n += statistics_from_intercept(table + n, &is);

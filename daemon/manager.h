@@ -11,6 +11,8 @@ typedef struct Datapath Datapath;
 typedef struct Rtnl Rtnl;
 typedef struct Relay Relay;
 typedef struct Link Link;
+typedef struct Intercept Intercept;
+typedef struct Routing Routing;
 
 /* Everything the daemon owns. The config holds the effective state: the config file, then the
  * runtime changes restored from the state directory on top of it. */
@@ -22,7 +24,9 @@ typedef struct Manager {
 
         Datapath *datapath;
         Rtnl *rtnl;
-        Relay *relay;
+        Relay *relay;               /* NULL with Relay=no */
+        Intercept *intercept;
+        Routing *routing;
         Link *links;                /* managed interfaces, present or not (link.h) */
 
         char *state_directory;

@@ -115,13 +115,17 @@ B="busctl --system call $DEST $OBJ $IFACE"
 $B AddPort q 80
 $B AddPort q 80              # already there: succeeds, no signal
 check "AddPort adds, and adding again changes nothing" [ "$(prop Ports)" = "aq 2 80 8080" ]
-$B AddInterface s lo
+# a real link in the daemon's namespace: managed, it is attached at once
+ip -n "$NS" link add skc0 type veth peer name skc0p
+ip -n "$NS" link set skc0 up
+IDX=$(ip -n "$NS" -o link show skc0 | cut -d: -f1)
+$B AddInterface s skc0
 $B AddInterface s skfp-absent0
-$B AddInterface s lo         # already there
-check "AddInterface: present link with its ifindex, absent one with 0" \
-        [ "$(prop Interfaces)" = 'a(sib) 2 "lo" 1 false "skfp-absent0" 0 false' ]
+$B AddInterface s skc0       # already there
+check "AddInterface: present link with its ifindex, attached; absent one with 0" \
+        [ "$(prop Interfaces)" = "a(sib) 2 \"skc0\" $IDX true \"skfp-absent0\" 0 false" ]
 $B RemoveInterface s skfp-absent0
-check "RemoveInterface" [ "$(prop Interfaces)" = 'a(sib) 1 "lo" 1 false' ]
+check "RemoveInterface" [ "$(prop Interfaces)" = "a(sib) 1 \"skc0\" $IDX true" ]
 $B SetFastpath b false
 $B SetFastpath b false       # already off
 check "SetFastpath false" [ "$(prop Fastpath)" = "b false" ]
@@ -161,7 +165,7 @@ check "skfastpathctl remove-port" [ "$(prop Ports)" = "aq 2 443 8080" ]
 "$CTL" add-interface skfp-absent1
 check "skfastpathctl add-interface" grep -q '"skfp-absent1" 0 false' <(prop Interfaces)
 "$CTL" remove-interface skfp-absent1
-check "skfastpathctl remove-interface" [ "$(prop Interfaces)" = 'a(sib) 1 "lo" 1 false' ]
+check "skfastpathctl remove-interface" [ "$(prop Interfaces)" = "a(sib) 1 \"skc0\" $IDX true" ]
 "$CTL" fastpath off
 check "skfastpathctl fastpath off" [ "$(prop Fastpath)" = "b false" ]
 "$CTL" fastpath on
@@ -174,9 +178,9 @@ check "skfastpathctl --json status is valid JSON with the state" /usr/bin/python
 import json, sys
 s = json.loads(sys.argv[1])
 assert s["ports"] == [443, 8080], s
-assert s["interfaces"] == [{"name": "lo", "ifindex": 1, "attached": False}], s
+assert s["interfaces"] == [{"name": "skc0", "ifindex": int(sys.argv[2]), "attached": True}], s
 assert s["fastpath"] is True and s["listen_address"] == "127.0.0.1:15001", s
-' "$json"
+' "$json" "$IDX"
 check "skfastpathctl stats" grep -q '^managed-ports  *2$' <("$CTL" stats)
 check "skfastpathctl stats --json" /usr/bin/python3 -c '
 import json, sys; s = json.loads(sys.argv[1]); assert s["managed-ports"] == 2 and "fastpath-redirects" in s, s
@@ -215,6 +219,7 @@ refused $INV 3 AddInterface "string:$(printf 'a\tb')" add-interface "$(printf 'a
 refused $INV 3 AddInterface "string:$(printf 'a\001b')" add-interface "$(printf 'a\001b')"
 refused $INV 3 AddInterface "string:eth$(printf '\303\251')" add-interface "eth$(printf '\303\251')"
 refused $INV 3 RemoveInterface "string:a/b" remove-interface a/b
+refused $INV 3 AddInterface "string:lo" add-interface lo
 refused org.skfastpath1.Error.InvalidPort 4 AddPort "uint16:0" add-port 0
 refused org.skfastpath1.Error.InvalidPort 4 RemovePort "uint16:0" remove-port 0
 refused org.skfastpath1.Error.NotManaged 5 RemovePort "uint16:9999" remove-port 9999
@@ -254,7 +259,7 @@ pk_refused() { # pk_refused USER ERROR EXIT DESCRIPTION
         local u=$1 err=$2 code=$3 what=$4 before got bad="" rc
         before=$(snapshot)
         for call in "AddPort uint16:81" "RemovePort uint16:8080" "AddInterface string:skfp-x" \
-                "RemoveInterface string:lo" "SetFastpath boolean:false"; do
+                "RemoveInterface string:skc0" "SetFastpath boolean:false"; do
                 # shellcheck disable=SC2086
                 got=$(dcall "$u" $call)
                 [ "$got" = "$err" ] || bad="$bad [$call: $got]"

@@ -42,7 +42,7 @@ daemon_in_ns() { # the daemon as skfp_daemon_start runs it, in the foreground
         nsenter --net="/run/netns/$NS" "$D" "$@"
 }
 nothing_pinned() { [ ! -e "${1:-$PIN}" ]; }
-daemon_up() { busctl --system status org.skfastpath1 >/dev/null 2>&1; }
+daemon_up() { busctl --system get-property org.skfastpath1 /org/skfastpath1 org.skfastpath1.Manager Version >/dev/null 2>&1; }
 
 # --- situations without a running daemon -----------------------------------------------------
 
@@ -104,7 +104,7 @@ capture bpffs-mounted unshare -m sh -c '
         while mountpoint -q /sys/fs/bpf; do umount -l /sys/fs/bpf || exit 98; done
         nsenter --net="/run/netns/$1" "$2" --config="$3" & p=$!
         i=0
-        while [ $i -lt 250 ] && ! busctl --system status org.skfastpath1 >/dev/null 2>&1; do
+        while [ $i -lt 250 ] && ! busctl --system get-property org.skfastpath1 /org/skfastpath1 org.skfastpath1.Manager Version >/dev/null 2>&1; do
                 kill -0 $p || break; sleep 0.02; i=$((i + 1))
         done
         kill -TERM $p; wait $p' sh "$NS" "$D" "$T/skfastpathd.conf"

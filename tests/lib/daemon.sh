@@ -76,7 +76,9 @@ skfp_daemon_start() {
                 >"$T/daemon.log" 2>&1 &
         SKFP_DAEMON_PID=$!
         for i in $(seq 250); do
-                if busctl --system status org.skfastpath1 >/dev/null 2>&1; then
+                # an answered call, not the name: the name is taken before the datapath loads
+                if busctl --system get-property org.skfastpath1 /org/skfastpath1 \
+                        org.skfastpath1.Manager Version >/dev/null 2>&1; then
                         return 0
                 fi
                 if ! kill -0 "$SKFP_DAEMON_PID" 2>/dev/null; then

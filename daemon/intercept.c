@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <linux/types.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "intercept.h"
+#include "intercept.skel.h"
+#include "skfastpath.h"
+
+/* libbpf 1.1's headers predate tcx (Linux 6.6): the attach types are the kernel's numbers. */
+#define SKFP_BPF_TCX_INGRESS 46
+#define SKFP_BPF_TCX_EGRESS 47
+
+typedef struct InterceptLink {
+        int ifindex;
+        bool l3;
+        int link_fd;
+} InterceptLink;
+
+struct Intercept {
+        struct intercept_bpf *skel;
+        int lo_ifindex;
+        int lo_link_fd;
+        InterceptLink *links;
+        size_t n_links;
+};
+
+static int libbpf_print(enum libbpf_print_level level, const char *format, va_list ap)
+{
+        char buf[1024];
+        size_t n;
+
+        /* libbpf's debug level includes the whole verifier log of every load: too much */
+        if (level == LIBBPF_DEBUG)
+                return 0;
+        vsnprintf(buf, sizeof(buf), format, ap);
+        n = strlen(buf);
+        while (n > 0 && buf[n - 1] == '\n')
+                buf[--n] = 0;
+        log_full_errno(level == LIBBPF_WARN ? LOG_LEVEL_WARNING : LOG_LEVEL_DEBUG, 0, "libbpf: %s", buf);
+        return 0;
+}
+
+static int tcx_attach(int prog_fd, int ifindex, int attach_type, const char *what)
+{
+        struct bpf_link_info info = {};
+        uint32_t len = sizeof(info);
+        int fd;
+
+        fd = bpf_link_create(prog_fd, ifindex, attach_type, NULL);
+        if (fd < 0) {
+                if (fd == -EINVAL)
+                        return log_error_errno(fd, "Failed to attach %s: the kernel refused a tcx link "
+                                               "(tcx needs Linux 6.6 or newer): %m", what);
+                return log_error_errno(fd, "Failed to attach %s: %m", what);
+        }
+        /* the ids let an administrator (and the tests) find the link with bpftool */
+        if (bpf_obj_get_info_by_fd(fd, &info, &len) >= 0)
+                log_debug("Attached %s (tcx link %u, program %u).", what, info.id, info.prog_id);
+        return fd;
+}
+
+int intercept_new(Intercept **ret, const Config *c)
+{
+        _cleanup_(intercept_freep) Intercept *ic = NULL;
+        int r, fd;
+
+        ic = calloc(1, sizeof(Intercept));
+        if (!ic)
+                return log_oom();
+        ic->lo_link_fd = -EBADF;
+
+        ic->lo_ifindex = (int) if_nametoindex("lo");
+        if (ic->lo_ifindex <= 0)
+                return log_error_errno(errno, "Failed to find the loopback interface: %m");
+
+        libbpf_set_print(libbpf_print);
+        ic->skel = intercept_bpf__open();
+        if (!ic->skel)
+                return log_error_errno(errno, "Failed to open the interception programs: %m");
+        ic->skel->rodata->lo_ifindex = (uint32_t) ic->lo_ifindex;
+        ic->skel->rodata->intercept_mark = c->mark;
+        ic->skel->rodata->bypass_mark = c->bypass_mark;
+        ic->skel->rodata->listen_port = c->listen_port;
+        r = bpf_map__set_max_entries(ic->skel->maps.intercept_ports, c->max_ports);
+        if (r < 0)
+                return log_error_errno(r, "Failed to size the intercept port map: %m");
+
+        r = intercept_bpf__load(ic->skel);
+        if (r < 0)
+                return log_error_errno(r, "Failed to load the interception programs: %m");
+
+        for (size_t i = 0; i < c->n_ports; i++) {
+                r = intercept_set_port(ic, c->ports[i].port, true);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to add port %u to the intercept map: %m",
+                                               c->ports[i].port);
+        }
+
+        fd = tcx_attach(bpf_program__fd(ic->skel->progs.skfp_lo_ingress), ic->lo_ifindex,
+                        SKFP_BPF_TCX_INGRESS, "the interception program to lo ingress");
+        if (fd < 0)
+                return fd;
+        ic->lo_link_fd = fd;
+
+        log_debug("Interception loaded: mark 0x%x, bypass mark 0x%x, listener port %u.",
+                  c->mark, c->bypass_mark, c->listen_port);
+        *ret = TAKE_PTR(ic);
+        return 0;
+}
+
+Intercept *intercept_free(Intercept *ic)
+{
+        if (!ic)
+                return NULL;
+        /* Closing an unpinned link detaches it. Egress first, so nothing is redirected into a lo
+         * that no longer assigns. */
+        for (size_t i = 0; i < ic->n_links; i++)
+                safe_close(ic->links[i].link_fd);
+        free(ic->links);
+        safe_close(ic->lo_link_fd);
+        intercept_bpf__destroy(ic->skel);
+        free(ic);
+        return NULL;
+}
+
+static InterceptLink *find_link(Intercept *ic, int ifindex)
+{
+        for (size_t i = 0; i < ic->n_links; i++)
+                if (ic->links[i].ifindex == ifindex)
+                        return &ic->links[i];
+        return NULL;
+}
+
+bool intercept_is_attached(Intercept *ic, int ifindex)
+{
+        return ic && find_link(ic, ifindex);
+}
+
+/* Ethernet-like devices carry a 14-byte header at TC egress; these carry none (tun, wireguard,
+ * IP-in-IP tunnels, PPP). Anything else we have not seen work is refused. */
+static int arphrd_is_l3(unsigned short arphrd)
+{
+        switch (arphrd) {
+        case ARPHRD_ETHER:
+                return 0;
+        case ARPHRD_NONE:
+        case ARPHRD_RAWIP:
+        case ARPHRD_PPP:
+        case ARPHRD_TUNNEL:
+        case ARPHRD_TUNNEL6:
+                return 1;
+        default:
+                return -EOPNOTSUPP;
+        }
+}
+
+int intercept_attach(Intercept *ic, int ifindex, unsigned short arphrd)
+{
+        InterceptLink *l, *a;
+        int r, l3, prog_fd, fd;
+        char what[64];
+
+        if (ifindex <= 0 || ifindex == ic->lo_ifindex)
+                return -EINVAL;
+        l3 = arphrd_is_l3(arphrd);
+        if (l3 < 0)
+                return log_error_errno(l3, "Cannot intercept on ifindex %d: link type %u is neither "
+                                       "Ethernet nor a layer-3 device.", ifindex, arphrd);
+        prog_fd = bpf_program__fd(l3 ? ic->skel->progs.skfp_egress_l3 : ic->skel->progs.skfp_egress_eth);
+
+        l = find_link(ic, ifindex);
+        if (l) {
+                if (l->l3 == l3)
+                        return 0;
+                /* same ifindex, other link type (cannot really happen): swap the program */
+                r = bpf_link_update(l->link_fd, prog_fd, NULL);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to switch the egress program on ifindex %d: %m",
+                                               ifindex);
+                l->l3 = l3;
+                return 1;
+        }
+
+        a = reallocarray(ic->links, ic->n_links + 1, sizeof(InterceptLink));
+        if (!a)
+                return log_oom();
+        ic->links = a;
+
+        snprintf(what, sizeof(what), "the %s egress program to ifindex %d", l3 ? "layer-3" : "Ethernet",
+                 ifindex);
+        fd = tcx_attach(prog_fd, ifindex, SKFP_BPF_TCX_EGRESS, what);
+        if (fd < 0)
+                return fd;
+        ic->links[ic->n_links++] = (InterceptLink) { .ifindex = ifindex, .l3 = l3, .link_fd = fd };
+        return 1;
+}
+
+int intercept_detach(Intercept *ic, int ifindex)
+{
+        InterceptLink *l = find_link(ic, ifindex);
+
+        if (!l)
+                return 0;
+        safe_close(l->link_fd);
+        *l = ic->links[--ic->n_links];
+        log_debug("Detached the egress program from ifindex %d.", ifindex);
+        return 1;
+}
+
+int intercept_set_port(Intercept *ic, uint16_t port, bool managed)
+{
+        struct skfp_port_value v = { .flags = SKFP_PORT_INTERCEPT };
+        int fd = bpf_map__fd(ic->skel->maps.intercept_ports), r;
+
+        if (port == 0)
+                return -EINVAL;
+        if (managed)
+                r = bpf_map_update_elem(fd, &port, &v, BPF_ANY);
+        else {
+                r = bpf_map_delete_elem(fd, &port);
+                if (r == -ENOENT)
+                        r = 0;
+        }
+        return r;
+}
+
+int intercept_get_statistics(Intercept *ic, InterceptStatistics *ret)
+{
+        uint64_t sum[_SKFP_IC_MAX] = {};
+        _cleanup_free_ uint64_t *values = NULL;
+        int ncpus, fd, r;
+
+        ncpus = libbpf_num_possible_cpus();
+        if (ncpus <= 0)
+                return ncpus < 0 ? ncpus : -EIO;
+        values = calloc((size_t) ncpus, sizeof(uint64_t));
+        if (!values)
+                return -ENOMEM;
+
+        fd = bpf_map__fd(ic->skel->maps.intercept_counters);
+        for (uint32_t i = 0; i < _SKFP_IC_MAX; i++) {
+                r = bpf_map_lookup_elem(fd, &i, values);
+                if (r < 0)
+                        return r;
+                for (int cpu = 0; cpu < ncpus; cpu++)
+                        sum[i] += values[cpu];
+        }
+
+        *ret = (InterceptStatistics) {
+                .redirected_packets = sum[SKFP_IC_REDIRECTED],
+                .new_flows = sum[SKFP_IC_NEW_FLOWS],
+                .fail_open = sum[SKFP_IC_FAIL_OPEN],
+                .assigned = sum[SKFP_IC_ASSIGNED],
+                .assign_failed = sum[SKFP_IC_ASSIGN_FAILED],
+                .errors = sum[SKFP_IC_ERRORS],
+                .bypassed = sum[SKFP_IC_BYPASSED],
+                .passed_direct = sum[SKFP_IC_PASSED_DIRECT],
+                .no_socket = sum[SKFP_IC_NO_SOCKET],
+        };
+        return 0;
+}

@@ -1,0 +1,768 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <systemd/sd-daemon.h>
+
+#include "relay.h"
+
+#ifndef IP_TRANSPARENT
+#define IP_TRANSPARENT 19
+#endif
+#ifndef IPV6_TRANSPARENT
+#define IPV6_TRANSPARENT 75
+#endif
+
+#define LISTEN_BACKLOG 4096
+#define MAX_LISTENERS 8
+#define ACCEPT_BATCH 64
+#define READ_BATCH 8
+#define ACCEPT_RETRY_USEC (100 * 1000ULL)
+/* Spare buffers kept for reuse; idle connections hold none. */
+#define MAX_FREE_BUFFERS 64
+
+enum {
+        SIDE_CLIENT,
+        SIDE_UPSTREAM,
+};
+
+/* Bytes read from one socket and not yet written to the other. */
+typedef struct RelayDirection {
+        uint8_t *buf;               /* NULL while empty */
+        size_t start, end;
+        bool eof;                   /* the reading socket saw EOF */
+        bool shut;                  /* ... and it was passed on with shutdown(SHUT_WR) */
+} RelayDirection;
+
+typedef struct RelayConnection RelayConnection;
+struct RelayConnection {
+        Relay *relay;
+        RelayConnection *prev, *next;
+        int fd[2];                  /* SIDE_CLIENT: accepted, SIDE_UPSTREAM: to the original destination */
+        sd_event_source *io[2];
+        sd_event_source *timer;     /* connect timeout */
+        RelayDirection dir[2];      /* dir[s]: read from fd[s], written to fd[!s] */
+        bool connecting;
+};
+
+typedef struct RelayListener {
+        int fd;
+        sd_event_source *source;
+        struct sockaddr_storage addr;
+} RelayListener;
+
+struct Relay {
+        sd_event *event;
+        uint32_t bypass_mark;
+        uint16_t listen_port;
+        uint64_t connect_timeout_usec;
+        size_t buffer_size;
+        uint32_t max_connections;
+
+        RelayListener listeners[MAX_LISTENERS];
+        size_t n_listeners;
+        bool accept_enabled;
+        sd_event_source *accept_retry;  /* pause after EMFILE and friends */
+
+        RelayConnection *connections;
+        uint8_t *free_buffers[MAX_FREE_BUFFERS];
+        size_t n_free_buffers;
+        RelayStatistics stats;
+};
+
+static const char *sockaddr_to_string(const struct sockaddr_storage *ss, char *buf, size_t n)
+{
+        char a[INET6_ADDRSTRLEN] = "?";
+
+        if (ss->ss_family == AF_INET) {
+                const struct sockaddr_in *sin = (const struct sockaddr_in *) ss;
+
+                inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
+                snprintf(buf, n, "%s:%u", a, ntohs(sin->sin_port));
+        } else if (ss->ss_family == AF_INET6) {
+                const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *) ss;
+
+                inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof(a));
+                snprintf(buf, n, "[%s]:%u", a, ntohs(sin6->sin6_port));
+        } else
+                snprintf(buf, n, "(family %u)", ss->ss_family);
+        return buf;
+}
+
+/* A dual-stack listener reports IPv4 flows as ::ffff:a.b.c.d; connect to them as IPv4. */
+static void sockaddr_fold_v4mapped(struct sockaddr_storage *ss, socklen_t *len)
+{
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) ss;
+        struct sockaddr_in sin = { .sin_family = AF_INET };
+
+        if (ss->ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+                return;
+        sin.sin_port = sin6->sin6_port;
+        memcpy(&sin.sin_addr, &sin6->sin6_addr.s6_addr[12], 4);
+        memset(ss, 0, sizeof(*ss));
+        memcpy(ss, &sin, sizeof(sin));
+        *len = sizeof(sin);
+}
+
+static uint16_t sockaddr_port(const struct sockaddr_storage *ss)
+{
+        if (ss->ss_family == AF_INET)
+                return ntohs(((const struct sockaddr_in *) ss)->sin_port);
+        if (ss->ss_family == AF_INET6)
+                return ntohs(((const struct sockaddr_in6 *) ss)->sin6_port);
+        return 0;
+}
+
+static bool sockaddr_is_any(const struct sockaddr_storage *ss)
+{
+        if (ss->ss_family == AF_INET)
+                return ((const struct sockaddr_in *) ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+        if (ss->ss_family == AF_INET6)
+                return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *) ss)->sin6_addr);
+        return false;
+}
+
+static bool sockaddr_same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+        if (a->ss_family != b->ss_family)
+                return false;
+        if (a->ss_family == AF_INET)
+                return ((const struct sockaddr_in *) a)->sin_addr.s_addr ==
+                       ((const struct sockaddr_in *) b)->sin_addr.s_addr;
+        if (a->ss_family == AF_INET6)
+                return IN6_ARE_ADDR_EQUAL(&((const struct sockaddr_in6 *) a)->sin6_addr,
+                                          &((const struct sockaddr_in6 *) b)->sin6_addr);
+        return false;
+}
+
+/* A connection made straight to the listener (not intercepted) has the listener's own address as
+ * its "original destination": relaying it would connect to ourselves, again and again. */
+static bool relay_is_own_address(Relay *r, const struct sockaddr_storage *dst)
+{
+        for (size_t i = 0; i < r->n_listeners; i++) {
+                const struct sockaddr_storage *l = &r->listeners[i].addr;
+
+                if (sockaddr_port(l) == sockaddr_port(dst) &&
+                    (sockaddr_is_any(l) || sockaddr_same_address(l, dst)))
+                        return true;
+        }
+        return false;
+}
+
+static uint8_t *buffer_get(Relay *r)
+{
+        if (r->n_free_buffers > 0)
+                return r->free_buffers[--r->n_free_buffers];
+        return malloc(r->buffer_size);
+}
+
+static void direction_release_buffer(Relay *r, RelayDirection *d)
+{
+        if (d->buf) {
+                if (r->n_free_buffers < MAX_FREE_BUFFERS)
+                        r->free_buffers[r->n_free_buffers++] = d->buf;
+                else
+                        free(d->buf);
+                d->buf = NULL;
+        }
+        d->start = d->end = 0;
+}
+
+static void set_linger_zero(int fd)
+{
+        struct linger l = { .l_onoff = 1, .l_linger = 0 };
+
+        /* close() then sends a reset instead of a FIN */
+        (void) setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+}
+
+static void relay_update_accept(Relay *r);
+
+static RelayConnection *connection_free(RelayConnection *c)
+{
+        Relay *r;
+
+        if (!c)
+                return NULL;
+        r = c->relay;
+        for (int s = 0; s < 2; s++) {
+                sd_event_source_disable_unref(c->io[s]);
+                safe_close(c->fd[s]);
+                direction_release_buffer(r, &c->dir[s]);
+        }
+        sd_event_source_disable_unref(c->timer);
+
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                r->connections = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        r->stats.connections_active--;
+        free(c);
+
+        relay_update_accept(r);
+        return NULL;
+}
+
+/* Side `side` failed (reset, or an error): pass a reset on to the other side and drop both. */
+static int connection_abort(RelayConnection *c, int side, int error)
+{
+        Relay *r = c->relay;
+
+        if (error == -ECONNRESET || error == -EPIPE)
+                r->stats.resets++;
+        else
+                r->stats.errors++;
+        log_debug_errno(error, "Relayed connection: %s side failed, resetting the %s side: %m",
+                        side == SIDE_CLIENT ? "client" : "upstream",
+                        side == SIDE_CLIENT ? "upstream" : "client");
+        if (c->fd[!side] >= 0)
+                set_linger_zero(c->fd[!side]);
+        connection_free(c);
+        return 0;
+}
+
+/* Writes what was read from fd[!t] to fd[t]; passes EOF on once everything is written. */
+static int connection_write(RelayConnection *c, int t)
+{
+        RelayDirection *d = &c->dir[!t];
+        Relay *r = c->relay;
+        ssize_t n;
+
+        while (d->start < d->end) {
+                n = send(c->fd[t], d->buf + d->start, d->end - d->start, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN)
+                                return 0;
+                        return -errno;
+                }
+                d->start += (size_t) n;
+                if (t == SIDE_UPSTREAM)
+                        r->stats.bytes_to_upstream += (uint64_t) n;
+                else
+                        r->stats.bytes_to_client += (uint64_t) n;
+        }
+        direction_release_buffer(r, d);
+
+        if (d->eof && !d->shut) {
+                if (shutdown(c->fd[t], SHUT_WR) < 0 && errno != ENOTCONN)
+                        return -errno;
+                d->shut = true;
+        }
+        return 0;
+}
+
+/* Reads from fd[s] into its empty direction buffer: 1 data, 0 EOF or nothing yet. Never splice():
+ * a fastpath socket read with splice() yields 0 bytes and the data is lost (DESIGN.md). */
+static int connection_read(RelayConnection *c, int s)
+{
+        RelayDirection *d = &c->dir[s];
+        Relay *r = c->relay;
+        ssize_t n;
+
+        if (!d->buf) {
+                d->buf = buffer_get(r);
+                if (!d->buf)
+                        return -ENOMEM;
+        }
+        n = recv(c->fd[s], d->buf, r->buffer_size, MSG_DONTWAIT);
+        if (n < 0) {
+                /* a fastpath socket may be woken without data: EAGAIN on "readable" is normal */
+                if (errno == EAGAIN || errno == EINTR) {
+                        direction_release_buffer(r, d);
+                        return 0;
+                }
+                return -errno;
+        }
+        if (n == 0) {
+                d->eof = true;
+                direction_release_buffer(r, d);
+                return 0;
+        }
+        d->start = 0;
+        d->end = (size_t) n;
+        return 1;
+}
+
+static bool connection_can_read(RelayConnection *c, int s)
+{
+        return !c->dir[s].eof && c->dir[s].start == c->dir[s].end;
+}
+
+static bool connection_has_pending(RelayConnection *c, int t)
+{
+        return c->dir[!t].start < c->dir[!t].end;
+}
+
+/* Level-triggered: watch only for what can make progress, so a full buffer or a finished side
+ * never spins the loop. Frees the connection when both directions are done. */
+static int connection_update(RelayConnection *c)
+{
+        int r;
+
+        if (c->dir[SIDE_CLIENT].shut && c->dir[SIDE_UPSTREAM].shut) {
+                log_debug("Relayed connection closed.");
+                connection_free(c);
+                return 0;
+        }
+        for (int s = 0; s < 2; s++) {
+                uint32_t events = 0;
+
+                if (connection_can_read(c, s))
+                        events |= EPOLLIN;
+                if (connection_has_pending(c, s))
+                        events |= EPOLLOUT;
+                if (events == 0)
+                        r = sd_event_source_set_enabled(c->io[s], SD_EVENT_OFF);
+                else {
+                        r = sd_event_source_set_io_events(c->io[s], events);
+                        if (r >= 0)
+                                r = sd_event_source_set_enabled(c->io[s], SD_EVENT_ON);
+                }
+                if (r < 0)
+                        return connection_abort(c, s, r);
+        }
+        return 0;
+}
+
+static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+
+static int connection_connected(RelayConnection *c, uint32_t revents)
+{
+        Relay *r = c->relay;
+        socklen_t len = sizeof(int);
+        int err = 0, q;
+
+        if (getsockopt(c->fd[SIDE_UPSTREAM], SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+                err = errno;
+        if (err == 0 && (revents & (EPOLLERR | EPOLLHUP)))
+                err = ECONNREFUSED;
+        if (err != 0) {
+                r->stats.connect_failed++;
+                r->stats.errors++;
+                log_debug_errno(err, "Relayed connection: upstream connect failed: %m");
+                set_linger_zero(c->fd[SIDE_CLIENT]);
+                connection_free(c);
+                return 0;
+        }
+
+        c->connecting = false;
+        c->timer = sd_event_source_disable_unref(c->timer);
+        q = sd_event_add_io(r->event, &c->io[SIDE_CLIENT], c->fd[SIDE_CLIENT], EPOLLIN, on_connection_io, c);
+        if (q < 0)
+                return connection_abort(c, SIDE_UPSTREAM, q);
+        return connection_update(c);
+}
+
+static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        RelayConnection *c = userdata;
+        int side = fd == c->fd[SIDE_CLIENT] ? SIDE_CLIENT : SIDE_UPSTREAM;
+        bool progress = false;
+        int r;
+
+        if (c->connecting)
+                return connection_connected(c, revents);
+
+        if (connection_can_read(c, side) && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+                /* Forward at once: most of the time the other socket takes it all, and then read
+                 * again, a bounded number of times, to save event loop rounds on bulk streams. */
+                for (int i = 0; i < READ_BATCH && connection_can_read(c, side); i++) {
+                        r = connection_read(c, side);
+                        if (r < 0)
+                                return connection_abort(c, side, r);
+                        if (r == 0 && !c->dir[side].eof)
+                                break;  /* EAGAIN */
+                        r = connection_write(c, !side);
+                        if (r < 0)
+                                return connection_abort(c, !side, r);
+                }
+                progress = true;
+        }
+        if (connection_has_pending(c, side) && (revents & (EPOLLOUT | EPOLLHUP | EPOLLERR))) {
+                r = connection_write(c, side);
+                if (r < 0)
+                        return connection_abort(c, side, r);
+                progress = true;
+        }
+        if (!progress && (revents & (EPOLLHUP | EPOLLERR))) {
+                /* broken while we wanted nothing from it: collect the reason and give up */
+                socklen_t len = sizeof(int);
+                int err = 0;
+
+                (void) getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+                return connection_abort(c, side, err > 0 ? -err : -ECONNRESET);
+        }
+        return connection_update(c);
+}
+
+static int on_connect_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        RelayConnection *c = userdata;
+        Relay *r = c->relay;
+
+        r->stats.connect_timeouts++;
+        r->stats.connect_failed++;
+        r->stats.errors++;
+        log_debug("Relayed connection: upstream connect timed out.");
+        set_linger_zero(c->fd[SIDE_CLIENT]);
+        connection_free(c);
+        return 0;
+}
+
+static void relay_start_connection(Relay *r, int client_fd)
+{
+        _cleanup_close_ int fd = client_fd;
+        struct sockaddr_storage dst = {};
+        socklen_t len = sizeof(dst);
+        RelayConnection *c;
+        char buf[80];
+        int one = 1, q;
+        uint32_t mark = r->bypass_mark;
+
+        if (getsockname(fd, (struct sockaddr *) &dst, &len) < 0) {
+                r->stats.errors++;
+                log_debug_errno(errno, "Failed to read the original destination, ignoring: %m");
+                return;
+        }
+        sockaddr_fold_v4mapped(&dst, &len);
+        if (relay_is_own_address(r, &dst)) {
+                r->stats.rejected++;
+                r->stats.errors++;
+                log_debug("Refusing a connection made directly to the listener %s.",
+                          sockaddr_to_string(&dst, buf, sizeof(buf)));
+                set_linger_zero(fd);
+                return;
+        }
+
+        c = calloc(1, sizeof(RelayConnection));
+        if (!c) {
+                r->stats.errors++;
+                set_linger_zero(fd);
+                log_oom();
+                return;
+        }
+        c->relay = r;
+        c->fd[SIDE_CLIENT] = TAKE_FD(fd);
+        c->fd[SIDE_UPSTREAM] = -EBADF;
+        c->connecting = true;
+        c->next = r->connections;
+        if (c->next)
+                c->next->prev = c;
+        r->connections = c;
+        r->stats.connections_active++;
+        r->stats.connections_total++;
+
+        (void) setsockopt(c->fd[SIDE_CLIENT], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        c->fd[SIDE_UPSTREAM] = socket(dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+        if (c->fd[SIDE_UPSTREAM] < 0) {
+                q = -errno;
+                goto fail;
+        }
+        /* the bypass mark keeps the egress program from intercepting our own connection */
+        if (setsockopt(c->fd[SIDE_UPSTREAM], SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0) {
+                q = -errno;
+                goto fail;
+        }
+        (void) setsockopt(c->fd[SIDE_UPSTREAM], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+
+        log_debug("Relaying a connection to %s.", sockaddr_to_string(&dst, buf, sizeof(buf)));
+        if (connect(c->fd[SIDE_UPSTREAM], (struct sockaddr *) &dst, len) < 0 && errno != EINPROGRESS) {
+                q = -errno;
+                goto fail;
+        }
+        q = sd_event_add_io(r->event, &c->io[SIDE_UPSTREAM], c->fd[SIDE_UPSTREAM], EPOLLOUT, on_connection_io, c);
+        if (q < 0)
+                goto fail;
+        q = sd_event_add_time_relative(r->event, &c->timer, CLOCK_MONOTONIC, r->connect_timeout_usec, 0,
+                                       on_connect_timeout, c);
+        if (q < 0)
+                goto fail;
+        return;
+
+fail:
+        r->stats.connect_failed++;
+        r->stats.errors++;
+        log_debug_errno(q, "Failed to connect to %s: %m", sockaddr_to_string(&dst, buf, sizeof(buf)));
+        set_linger_zero(c->fd[SIDE_CLIENT]);
+        connection_free(c);
+}
+
+static void relay_set_accept(Relay *r, bool enabled)
+{
+        if (r->accept_enabled == enabled)
+                return;
+        for (size_t i = 0; i < r->n_listeners; i++) {
+                int q = sd_event_source_set_enabled(r->listeners[i].source, enabled ? SD_EVENT_ON : SD_EVENT_OFF);
+
+                if (q < 0)
+                        log_warning_errno(q, "Failed to %s accepting, ignoring: %m", enabled ? "resume" : "pause");
+        }
+        r->accept_enabled = enabled;
+}
+
+/* Accept while under MaxConnections and not backing off; excess connections wait in the
+ * kernel's backlog. */
+static void relay_update_accept(Relay *r)
+{
+        relay_set_accept(r, !r->accept_retry && r->stats.connections_active < r->max_connections);
+}
+
+static int on_accept_retry(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Relay *r = userdata;
+
+        r->accept_retry = sd_event_source_unref(r->accept_retry);
+        relay_update_accept(r);
+        return 0;
+}
+
+static int on_listener(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        Relay *r = userdata;
+        int cfd, q;
+
+        for (int i = 0; i < ACCEPT_BATCH; i++) {
+                if (r->stats.connections_active >= r->max_connections) {
+                        relay_update_accept(r);
+                        return 0;
+                }
+                cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (cfd < 0) {
+                        if (errno == EAGAIN || errno == EINTR)
+                                return 0;
+                        if (errno == ECONNABORTED || errno == EPROTO || errno == EPERM)
+                                continue;
+                        /* EMFILE, ENFILE, ENOBUFS, ENOMEM: back off instead of spinning */
+                        r->stats.errors++;
+                        log_warning_errno(errno, "Failed to accept a connection, pausing for 100ms: %m");
+                        q = sd_event_add_time_relative(r->event, &r->accept_retry, CLOCK_MONOTONIC,
+                                                       ACCEPT_RETRY_USEC, 0, on_accept_retry, r);
+                        if (q < 0)
+                                log_warning_errno(q, "Failed to arm the accept retry timer, ignoring: %m");
+                        else
+                                (void) sd_event_source_set_enabled(r->accept_retry, SD_EVENT_ONESHOT);
+                        relay_update_accept(r);
+                        return 0;
+                }
+                relay_start_connection(r, cfd);
+        }
+        return 0;
+}
+
+static int set_transparent(int fd, int family)
+{
+        int one = 1;
+
+        /* IPV6_TRANSPARENT sets the same socket flag, so a dual-stack socket gets IPv4 too */
+        if (family == AF_INET6)
+                return setsockopt(fd, SOL_IPV6, IPV6_TRANSPARENT, &one, sizeof(one)) < 0 ? -errno : 0;
+        return setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)) < 0 ? -errno : 0;
+}
+
+static int relay_add_listener(Relay *r, int fd)
+{
+        RelayListener *l = &r->listeners[r->n_listeners];
+        socklen_t len = sizeof(l->addr);
+        char buf[80];
+        int q;
+
+        if (getsockname(fd, (struct sockaddr *) &l->addr, &len) < 0)
+                return log_error_errno(errno, "Failed to read the listener's address: %m");
+        sockaddr_fold_v4mapped(&l->addr, &len);
+        q = sd_event_add_io(r->event, &l->source, fd, EPOLLIN, on_listener, r);
+        if (q < 0)
+                return log_error_errno(q, "Failed to watch the listener: %m");
+        l->fd = fd;
+        r->n_listeners++;
+        log_info("Relay listening on %s.", sockaddr_to_string(&l->addr, buf, sizeof(buf)));
+        return 0;
+}
+
+static int open_listener(Relay *r, int family)
+{
+        _cleanup_close_ int fd = -EBADF;
+        struct sockaddr_storage ss = {};
+        socklen_t len;
+        int one = 1, q;
+
+        if (family == AF_INET) {
+                struct sockaddr_in *sin = (struct sockaddr_in *) &ss;
+
+                sin->sin_family = AF_INET;
+                sin->sin_port = htons(r->listen_port);
+                sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+                len = sizeof(*sin);
+        } else {
+                struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &ss;
+
+                sin6->sin6_family = AF_INET6;
+                sin6->sin6_port = htons(r->listen_port);
+                sin6->sin6_addr = in6addr_loopback;
+                len = sizeof(*sin6);
+        }
+
+        fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+        if (fd < 0)
+                return -errno;
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+                return -errno;
+        if (family == AF_INET6 && setsockopt(fd, SOL_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+                return -errno;
+        q = set_transparent(fd, family);
+        if (q < 0)
+                return log_error_errno(q, "Failed to make the listener transparent (needs CAP_NET_ADMIN): %m");
+        if (bind(fd, (struct sockaddr *) &ss, len) < 0)
+                return -errno;
+        if (listen(fd, LISTEN_BACKLOG) < 0)
+                return -errno;
+        q = relay_add_listener(r, fd);
+        if (q < 0)
+                return q;
+        TAKE_FD(fd);
+        return 0;
+}
+
+/* Sockets from systemd (skfastpathd.socket, Transparent=yes): take every listening TCP socket. */
+static int relay_take_passed(Relay *r, int n)
+{
+        int q;
+
+        log_info("Using the %d socket(s) passed by systemd.", n);
+
+        for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
+                struct sockaddr_storage ss = {};
+                socklen_t len = sizeof(ss);
+
+                if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0 ||
+                    getsockname(fd, (struct sockaddr *) &ss, &len) < 0 ||
+                    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
+                        log_warning("Passed file descriptor %d is not a listening TCP socket, closing it.", fd);
+                        safe_close(fd);
+                        continue;
+                }
+                if (r->n_listeners >= MAX_LISTENERS) {
+                        log_warning("More than %d listening sockets passed, closing fd %d.", MAX_LISTENERS, fd);
+                        safe_close(fd);
+                        continue;
+                }
+                if (sockaddr_port(&ss) != r->listen_port)
+                        log_warning("Passed listening socket on port %u is not ListenPort=%u: intercepted "
+                                    "connections are steered to port %u.", sockaddr_port(&ss), r->listen_port,
+                                    r->listen_port);
+                (void) fcntl(fd, F_SETFD, FD_CLOEXEC);
+                if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
+                        return log_error_errno(errno, "Failed to make passed socket %d non-blocking: %m", fd);
+                q = set_transparent(fd, ss.ss_family);
+                if (q < 0)
+                        log_warning_errno(q, "Failed to make passed socket %d transparent, ignoring "
+                                          "(set Transparent=yes in the socket unit): %m", fd);
+                q = relay_add_listener(r, fd);
+                if (q < 0) {
+                        safe_close(fd);
+                        return q;
+                }
+        }
+        if (r->n_listeners == 0)
+                return log_error_errno(EBADF, "None of the %d passed file descriptors is a listening TCP socket.", n);
+        return 0;
+}
+
+/* Each relayed connection holds two sockets: raise the soft limit as far as the hard one goes. */
+static void bump_nofile(uint32_t max_connections)
+{
+        uint64_t want = 2 * (uint64_t) max_connections + 64;
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return;
+        if (rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                (void) setrlimit(RLIMIT_NOFILE, &rl);
+                (void) getrlimit(RLIMIT_NOFILE, &rl);
+        }
+        if (rl.rlim_cur < want)
+                log_warning("The file descriptor limit %llu is below the %llu that MaxConnections=%u needs.",
+                            (unsigned long long) rl.rlim_cur, (unsigned long long) want, max_connections);
+}
+
+int relay_new(Relay **ret, sd_event *event, const Config *c)
+{
+        _cleanup_(relay_freep) Relay *r = NULL;
+        int n, q;
+
+        n = sd_listen_fds(true);
+        if (n < 0)
+                return log_error_errno(n, "Failed to read the sockets passed by systemd: %m");
+
+        if (!c->relay) {
+                for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++)
+                        safe_close(fd);
+                if (n > 0)
+                        log_warning("Relay=no: closed the %d socket(s) systemd passed; the listener on port "
+                                    "%u belongs to another program.", n, c->listen_port);
+                *ret = NULL;
+                return 0;
+        }
+
+        r = calloc(1, sizeof(Relay));
+        if (!r)
+                return log_oom();
+        r->event = sd_event_ref(event);
+        r->bypass_mark = c->bypass_mark;
+        r->listen_port = c->listen_port;
+        r->connect_timeout_usec = c->connect_timeout_usec;
+        r->buffer_size = (size_t) c->buffer_size;
+        r->max_connections = c->max_connections;
+        r->accept_enabled = true;
+        bump_nofile(r->max_connections);
+
+        if (n > 0) {
+                q = relay_take_passed(r, n);
+                if (q < 0)
+                        return q;
+        } else {
+                q = open_listener(r, AF_INET);
+                if (q < 0)
+                        return log_error_errno(q, "Failed to listen on 127.0.0.1:%u: %m", r->listen_port);
+                q = open_listener(r, AF_INET6);
+                if (q == -EADDRNOTAVAIL || q == -EAFNOSUPPORT)
+                        log_warning_errno(q, "Failed to listen on [::1]:%u, IPv6 is not relayed: %m",
+                                          r->listen_port);
+                else if (q < 0)
+                        return log_error_errno(q, "Failed to listen on [::1]:%u: %m", r->listen_port);
+        }
+
+        *ret = TAKE_PTR(r);
+        return 0;
+}
+
+Relay *relay_free(Relay *r)
+{
+        if (!r)
+                return NULL;
+        while (r->connections)
+                connection_free(r->connections);
+        for (size_t i = 0; i < r->n_listeners; i++) {
+                sd_event_source_disable_unref(r->listeners[i].source);
+                safe_close(r->listeners[i].fd);
+        }
+        sd_event_source_disable_unref(r->accept_retry);
+        for (size_t i = 0; i < r->n_free_buffers; i++)
+                free(r->free_buffers[i]);
+        sd_event_unref(r->event);
+        free(r);
+        return NULL;
+}
+
+void relay_get_statistics(Relay *r, RelayStatistics *ret)
+{
+        *ret = r->stats;
+}

@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <fcntl.h>
+#include <net/if.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <libmnl/libmnl.h>
+#include <linux/fib_rules.h>
+#include <linux/rtnetlink.h>
+
+#include "routing.h"
+
+#define ACCEPT_LOCAL_PATH "/proc/sys/net/ipv4/conf/lo/accept_local"
+/* Removing a rule removes one copy; a bound on the copies a crashed run can have left. */
+#define MAX_STALE_RULES 64
+
+struct Routing {
+        struct mnl_socket *nl;
+        uint32_t seq;
+        uint32_t portid;
+
+        uint32_t mark;
+        uint32_t table;
+        uint32_t priority;
+        int lo_ifindex;
+
+        bool installed[2];          /* [0] IPv4, [1] IPv6 */
+        char *accept_local_old;     /* what we overwrote; NULL: untouched */
+};
+
+static const int families[2] = { AF_INET, AF_INET6 };
+
+static const char *family_name(int family)
+{
+        return family == AF_INET ? "IPv4" : "IPv6";
+}
+
+static int rtnl_transact(Routing *rt, struct nlmsghdr *nlh)
+{
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        uint32_t seq = nlh->nlmsg_seq;
+        ssize_t n;
+        int r;
+
+        if (mnl_socket_sendto(rt->nl, nlh, nlh->nlmsg_len) < 0)
+                return -errno;
+        for (;;) {
+                n = mnl_socket_recvfrom(rt->nl, buf, sizeof(buf));
+                if (n < 0)
+                        return -errno;
+                r = mnl_cb_run(buf, (size_t) n, seq, rt->portid, NULL, NULL);
+                if (r < 0)
+                        return errno > 0 ? -errno : -EIO;
+                if (r == MNL_CB_STOP)
+                        return 0;
+        }
+}
+
+static struct nlmsghdr *put_header(Routing *rt, char *buf, uint16_t type, uint16_t flags)
+{
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+
+        nlh->nlmsg_type = type;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+        nlh->nlmsg_seq = ++rt->seq;
+        return nlh;
+}
+
+/* "fwmark MARK/0xffffffff lookup TABLE" at PRIORITY */
+static int rule_request(Routing *rt, int family, bool add)
+{
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        struct fib_rule_hdr *frh;
+        struct nlmsghdr *nlh;
+
+        nlh = put_header(rt, buf, add ? RTM_NEWRULE : RTM_DELRULE, add ? NLM_F_CREATE | NLM_F_EXCL : 0);
+        frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
+        frh->family = (uint8_t) family;
+        frh->action = FR_ACT_TO_TBL;
+        frh->table = rt->table < 256 ? (uint8_t) rt->table : RT_TABLE_UNSPEC;
+        mnl_attr_put_u32(nlh, FRA_PRIORITY, rt->priority);
+        mnl_attr_put_u32(nlh, FRA_FWMARK, rt->mark);
+        mnl_attr_put_u32(nlh, FRA_FWMASK, UINT32_MAX);
+        mnl_attr_put_u32(nlh, FRA_TABLE, rt->table);
+        return rtnl_transact(rt, nlh);
+}
+
+/* "local default dev lo table TABLE" */
+static int route_request(Routing *rt, int family, bool add)
+{
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        struct nlmsghdr *nlh;
+        struct rtmsg *rtm;
+
+        nlh = put_header(rt, buf, add ? RTM_NEWROUTE : RTM_DELROUTE,
+                         add ? NLM_F_CREATE | NLM_F_REPLACE : 0);
+        rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+        rtm->rtm_family = (uint8_t) family;
+        rtm->rtm_dst_len = 0;
+        rtm->rtm_table = rt->table < 256 ? (uint8_t) rt->table : RT_TABLE_UNSPEC;
+        rtm->rtm_type = RTN_LOCAL;
+        if (add) {
+                rtm->rtm_protocol = RTPROT_STATIC;
+                rtm->rtm_scope = RT_SCOPE_HOST;
+        } else
+                rtm->rtm_scope = RT_SCOPE_NOWHERE;  /* any scope */
+        mnl_attr_put_u32(nlh, RTA_TABLE, rt->table);
+        mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t) rt->lo_ifindex);
+        return rtnl_transact(rt, nlh);
+}
+
+static bool is_gone(int r)
+{
+        /* IPv4 says ENOENT, IPv6 routes ESRCH; EAFNOSUPPORT: no IPv6 in this namespace */
+        return r == -ENOENT || r == -ESRCH || r == -EAFNOSUPPORT;
+}
+
+static int remove_family(Routing *rt, int family, bool quiet)
+{
+        int r, ret = 0;
+
+        for (int i = 0; i < MAX_STALE_RULES; i++) {
+                r = rule_request(rt, family, false);
+                if (is_gone(r))
+                        break;
+                if (r < 0) {
+                        if (!quiet)
+                                log_warning_errno(r, "Failed to remove the %s fwmark rule, ignoring: %m",
+                                                  family_name(family));
+                        ret = r;
+                        break;
+                }
+        }
+        r = route_request(rt, family, false);
+        if (r < 0 && !is_gone(r)) {
+                if (!quiet)
+                        log_warning_errno(r, "Failed to remove the %s local route from table %u, ignoring: %m",
+                                          family_name(family), rt->table);
+                ret = r;
+        }
+        return ret;
+}
+
+static int install_family(Routing *rt, int family)
+{
+        int r;
+
+        /* a crashed run may have left its rule (rules stack, routes are replaced) */
+        (void) remove_family(rt, family, true);
+
+        r = route_request(rt, family, true);
+        if (r < 0)
+                return r;
+        r = rule_request(rt, family, true);
+        if (r < 0) {
+                (void) route_request(rt, family, false);
+                return r;
+        }
+        return 0;
+}
+
+static int read_line(const char *path, char **ret)
+{
+        char buf[64];
+        ssize_t n;
+        int fd;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        n = read(fd, buf, sizeof(buf) - 1);
+        safe_close(fd);
+        if (n < 0)
+                return -errno;
+        buf[n] = 0;
+        *ret = strdup(strstrip(buf));
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int write_string(const char *path, const char *value)
+{
+        ssize_t n;
+        int fd;
+
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        n = write(fd, value, strlen(value));
+        if (n < 0) {
+                n = -errno;
+                safe_close(fd);
+                return (int) n;
+        }
+        safe_close(fd);
+        return 0;
+}
+
+static int set_accept_local(Routing *rt)
+{
+        _cleanup_free_ char *old = NULL;
+        int r;
+
+        r = read_line(ACCEPT_LOCAL_PATH, &old);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read %s: %m", ACCEPT_LOCAL_PATH);
+        if (streq(old, "1"))
+                return 0;
+        r = write_string(ACCEPT_LOCAL_PATH, "1");
+        if (r < 0)
+                return log_error_errno(r, "Failed to set %s: %m", ACCEPT_LOCAL_PATH);
+        log_debug("Set net.ipv4.conf.lo.accept_local=1 (was %s).", old);
+        rt->accept_local_old = TAKE_PTR(old);
+        return 0;
+}
+
+int routing_new(Routing **ret, const Config *c)
+{
+        _cleanup_(routing_freep) Routing *rt = NULL;
+        int r;
+
+        rt = calloc(1, sizeof(Routing));
+        if (!rt)
+                return log_oom();
+        rt->mark = c->mark;
+        rt->table = c->routing_table;
+        rt->priority = c->rule_priority;
+        rt->seq = (uint32_t) time(NULL);
+
+        rt->lo_ifindex = (int) if_nametoindex("lo");
+        if (rt->lo_ifindex <= 0)
+                return log_error_errno(errno, "Failed to find the loopback interface: %m");
+
+        rt->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+        if (!rt->nl)
+                return log_error_errno(errno, "Failed to open an rtnetlink socket: %m");
+        if (mnl_socket_bind(rt->nl, 0, MNL_SOCKET_AUTOPID) < 0)
+                return log_error_errno(errno, "Failed to bind the rtnetlink socket: %m");
+        rt->portid = mnl_socket_get_portid(rt->nl);
+
+        for (size_t i = 0; i < ELEMENTSOF(families); i++) {
+                r = install_family(rt, families[i]);
+                if (r == -EAFNOSUPPORT && families[i] == AF_INET6) {
+                        log_warning("IPv6 is not available: IPv6 connections are not intercepted.");
+                        continue;
+                }
+                if (r < 0)
+                        return log_error_errno(r, "Failed to install the %s rule \"fwmark 0x%x lookup %u\" "
+                                               "(priority %u) and its local route: %m",
+                                               family_name(families[i]), rt->mark, rt->table, rt->priority);
+                rt->installed[i] = true;
+        }
+
+        r = set_accept_local(rt);
+        if (r < 0)
+                return r;
+
+        log_debug("Policy routing installed: fwmark 0x%x lookup %u, priority %u.", rt->mark, rt->table,
+                  rt->priority);
+        *ret = TAKE_PTR(rt);
+        return 0;
+}
+
+Routing *routing_free(Routing *rt)
+{
+        int r;
+
+        if (!rt)
+                return NULL;
+        for (size_t i = 0; i < ELEMENTSOF(families); i++)
+                if (rt->installed[i])
+                        (void) remove_family(rt, families[i], false);
+        if (rt->accept_local_old) {
+                r = write_string(ACCEPT_LOCAL_PATH, rt->accept_local_old);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to restore %s to %s, ignoring: %m", ACCEPT_LOCAL_PATH,
+                                          rt->accept_local_old);
+                free(rt->accept_local_old);
+        }
+        if (rt->nl)
+                mnl_socket_close(rt->nl);
+        free(rt);
+        return NULL;
+}
