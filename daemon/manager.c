@@ -2,6 +2,8 @@
 #include <signal.h>
 
 #include "bus-manager.h"
+#include "link.h"
+#include "rtnl.h"
 #include "manager.h"
 #include "util.h"
 
@@ -26,6 +28,9 @@ Manager *manager_free(Manager *m)
 {
         if (!m)
                 return NULL;
+        while (m->links)
+                link_free(m->links);
+        rtnl_free(m->rtnl);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
         config_done(&m->config);
@@ -89,11 +94,58 @@ int manager_start(Manager *m)
         if (r < 0)
                 return r;
 
+        for (size_t i = 0; i < m->config.n_interfaces; i++) {
+                r = link_new(m, m->config.interfaces[i], NULL);
+                if (r < 0)
+                        return log_oom();
+        }
+        /* subscribes, then dumps: every configured link present now is attached from the dump */
+        r = rtnl_new(&m->rtnl, m->event, manager_on_rtnl_link, m);
+        if (r < 0)
+                return r;
+
         return 0;
 }
 
 void manager_stop(Manager *m)
 {
+        m->rtnl = rtnl_free(m->rtnl);
+        while (m->links)
+                link_free(m->links);
+}
+
+void manager_emit_interfaces_changed(Manager *m)
+{
+        int r;
+
+        if (!m->bus)
+                return;
+        r = sd_bus_emit_properties_changed(m->bus, "/org/skfastpath1", "org.skfastpath1.Manager",
+                "Interfaces", NULL);
+        if (r < 0)
+                log_debug_errno(r, "Failed to emit PropertiesChanged for Interfaces, ignoring: %m");
+}
+
+/* A managed name that may not exist yet: attached now when it does, else when it appears. */
+static int manager_link_add(Manager *m, const char *name)
+{
+        RtnlLink link;
+        Link *l;
+        int r;
+
+        r = config_add_interface(&m->config, name);
+        if (r < 0)
+                return r;
+        r = link_new(m, name, &l);
+        if (r < 0) {
+                config_remove_interface(&m->config, name);
+                return r;
+        }
+        if (rtnl_get_link(name, &link) >= 0)
+                manager_on_rtnl_link(m, &link);
+        else
+                manager_emit_interfaces_changed(m);
+        return 1;
 }
 
 int manager_add_interface(Manager *m, const char *name)
@@ -104,7 +156,7 @@ int manager_add_interface(Manager *m, const char *name)
                 return 0;
         if (m->config.n_interfaces >= m->config.max_interfaces)
                 return -E2BIG;
-        return config_add_interface(&m->config, name);
+        return manager_link_add(m, name);
 }
 
 int manager_remove_interface(Manager *m, const char *name)
@@ -113,6 +165,8 @@ int manager_remove_interface(Manager *m, const char *name)
                 return -EINVAL;
         if (!config_has_interface(&m->config, name))
                 return -ENOENT;
+        link_free(manager_find_link(m, name));
+        manager_emit_interfaces_changed(m);
         return config_remove_interface(&m->config, name);
 }
 

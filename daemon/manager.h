@@ -10,6 +10,7 @@
 typedef struct Datapath Datapath;
 typedef struct Rtnl Rtnl;
 typedef struct Relay Relay;
+typedef struct Intercept Intercept;
 typedef struct Link Link;
 
 /* Everything the daemon owns. The config holds the effective state: the config file, then the
@@ -23,7 +24,9 @@ typedef struct Manager {
         Datapath *datapath;
         Rtnl *rtnl;
         Relay *relay;
+        Intercept *intercept;
         Link *links;                /* managed interfaces, present or not (link.h) */
+        unsigned link_generation;   /* bumped at each rtnetlink dump */
 
         char *state_directory;
         sd_bus_slot *polkit_slot;   /* owned by polkit.c */
@@ -48,3 +51,6 @@ int manager_remove_interface(Manager *m, const char *name);
 int manager_add_port(Manager *m, uint16_t port);
 int manager_remove_port(Manager *m, uint16_t port);
 int manager_set_fastpath(Manager *m, bool enabled);
+
+/* Emits PropertiesChanged for Interfaces (link tracking calls it on every change). */
+void manager_emit_interfaces_changed(Manager *m);
