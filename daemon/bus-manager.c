@@ -1,7 +1,344 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* org.skfastpath1.Manager at /org/skfastpath1: the whole D-Bus API in one vtable. */
+/* org.skfastpath1.Manager at /org/skfastpath1: the whole D-Bus API in one vtable.
+ *
+ * Every changing method runs the same steps, and a refusal at any step changes nothing:
+ * validate the arguments -> polkit (org.skfastpath1.manage) -> manager_*() (which changes the
+ * datapath) -> persist the state file -> PropertiesChanged -> reply. */
+#include "bus-error.h"
 #include "bus-manager.h"
+#include "polkit.h"
+#include "state.h"
 #include "util.h"
+
+int bus_manager_emit_changed(Manager *m, const char *property)
+{
+        int r;
+
+        if (!m->bus)
+                return 0;
+        r = sd_bus_emit_properties_changed(m->bus, BUS_MANAGER_PATH, BUS_MANAGER_INTERFACE, property, NULL);
+        if (r < 0)
+                return log_warning_errno(r, "Failed to emit PropertiesChanged for %s, ignoring: %m", property);
+        return 0;
+}
+
+static int check_interface_name(const char *name, sd_bus_error *error)
+{
+        const char *reason = ifname_invalid_reason(name);
+        _cleanup_free_ char *e = NULL;
+
+        if (!reason)
+                return 0;
+        e = cescape(name);
+        return sd_bus_error_setf(error, SKFP_ERROR_INVALID_INTERFACE_NAME, "Invalid interface name '%s': %s.",
+                e ?: "?", reason);
+}
+
+static int check_port(uint16_t port, sd_bus_error *error)
+{
+        if (port == 0)
+                return sd_bus_error_set(error, SKFP_ERROR_INVALID_PORT,
+                        "Invalid port 0: a TCP port is from 1 to 65535.");
+        return 0;
+}
+
+typedef enum Subject {
+        SUBJECT_INTERFACE,
+        SUBJECT_PORT,
+        SUBJECT_SWITCH,  /* no argument that could be invalid, missing or over a limit */
+} Subject;
+
+/* Turns a manager_*() failure into its named error; what: "add interface wg0". */
+static int manager_error(Manager *m, int r, Subject s, const char *what, sd_bus_error *error)
+{
+        if (s != SUBJECT_SWITCH)
+                switch (r) {
+                case -EINVAL:
+                        return sd_bus_error_setf(error,
+                                s == SUBJECT_PORT ? SKFP_ERROR_INVALID_PORT : SKFP_ERROR_INVALID_INTERFACE_NAME,
+                                "Cannot %s: invalid %s.", what, s == SUBJECT_PORT ? "port" : "interface name");
+                case -ENOENT:
+                        return sd_bus_error_setf(error, SKFP_ERROR_NOT_MANAGED, "Cannot %s: it is not managed.",
+                                what);
+                case -E2BIG:
+                        if (s == SUBJECT_PORT)
+                                return sd_bus_error_setf(error, SKFP_ERROR_LIMIT_EXCEEDED,
+                                        "Cannot %s: %zu ports are managed, the limit is MaxPorts=%u.", what,
+                                        m->config.n_ports, m->config.max_ports);
+                        return sd_bus_error_setf(error, SKFP_ERROR_LIMIT_EXCEEDED,
+                                "Cannot %s: %zu interfaces are managed, the limit is MaxInterfaces=%u.", what,
+                                m->config.n_interfaces, m->config.max_interfaces);
+                }
+        log_warning_errno(r, "Failed to %s: %m", what);
+        return sd_bus_error_setf(error, SKFP_ERROR_FAILED, "Failed to %s: %s.", what, strerror(-r));
+}
+
+/* Called after a change was made: on failure the caller undoes the change. */
+static int persist(Manager *m, const char *what, sd_bus_error *error)
+{
+        int r = state_save(m->state_directory, &m->config);
+
+        if (r < 0)
+                return sd_bus_error_setf(error, SKFP_ERROR_FAILED,
+                        "Failed to %s: the state could not be saved in %s: %s; nothing was changed.", what,
+                        m->state_directory, strerror(-r));
+        return 0;
+}
+
+static int method_add_interface(sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+        Manager *m = userdata;
+        _cleanup_free_ char *what = NULL;
+        const char *name;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &name);
+        if (r < 0)
+                return r;
+        r = check_interface_name(name, error);
+        if (r < 0)
+                return r;
+        r = polkit_verify(m, message, POLKIT_ACTION_MANAGE, error);
+        if (r <= 0)
+                return r < 0 ? r : 1; /* 0: polkit answers later, and this runs again */
+
+        if (asprintf(&what, "add interface %s", name) < 0)
+                return -ENOMEM;
+        r = manager_add_interface(m, name);
+        if (r < 0)
+                return manager_error(m, r, SUBJECT_INTERFACE, what, error);
+        if (r > 0) {
+                r = persist(m, what, error);
+                if (r < 0) {
+                        (void) manager_remove_interface(m, name);
+                        return r;
+                }
+                log_info("Managing interface %s.", name);
+                (void) bus_manager_emit_changed(m, "Interfaces");
+        }
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+static int method_remove_interface(sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+        Manager *m = userdata;
+        _cleanup_free_ char *what = NULL;
+        const char *name;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &name);
+        if (r < 0)
+                return r;
+        r = check_interface_name(name, error);
+        if (r < 0)
+                return r;
+        r = polkit_verify(m, message, POLKIT_ACTION_MANAGE, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+
+        if (asprintf(&what, "remove interface %s", name) < 0)
+                return -ENOMEM;
+        r = manager_remove_interface(m, name);
+        if (r < 0)
+                return manager_error(m, r, SUBJECT_INTERFACE, what, error);
+        if (r > 0) {
+                r = persist(m, what, error);
+                if (r < 0) {
+                        (void) manager_add_interface(m, name);
+                        return r;
+                }
+                log_info("No longer managing interface %s.", name);
+                (void) bus_manager_emit_changed(m, "Interfaces");
+        }
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+static int method_add_port(sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+        Manager *m = userdata;
+        char what[32];
+        uint16_t port;
+        int r;
+
+        r = sd_bus_message_read(message, "q", &port);
+        if (r < 0)
+                return r;
+        r = check_port(port, error);
+        if (r < 0)
+                return r;
+        r = polkit_verify(m, message, POLKIT_ACTION_MANAGE, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+
+        snprintf(what, sizeof(what), "add port %u", port);
+        r = manager_add_port(m, port);
+        if (r < 0)
+                return manager_error(m, r, SUBJECT_PORT, what, error);
+        if (r > 0) {
+                r = persist(m, what, error);
+                if (r < 0) {
+                        (void) manager_remove_port(m, port);
+                        return r;
+                }
+                log_info("Managing port %u.", port);
+                (void) bus_manager_emit_changed(m, "Ports");
+        }
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+static int method_remove_port(sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+        Manager *m = userdata;
+        char what[32];
+        uint16_t port;
+        int r;
+
+        r = sd_bus_message_read(message, "q", &port);
+        if (r < 0)
+                return r;
+        r = check_port(port, error);
+        if (r < 0)
+                return r;
+        r = polkit_verify(m, message, POLKIT_ACTION_MANAGE, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+
+        snprintf(what, sizeof(what), "remove port %u", port);
+        r = manager_remove_port(m, port);
+        if (r < 0)
+                return manager_error(m, r, SUBJECT_PORT, what, error);
+        if (r > 0) {
+                r = persist(m, what, error);
+                if (r < 0) {
+                        /* An InterceptOnlyPorts= port comes back as a fastpath port until the next
+                         * start restores it from the unchanged state file. */
+                        (void) manager_add_port(m, port);
+                        return r;
+                }
+                log_info("No longer managing port %u.", port);
+                (void) bus_manager_emit_changed(m, "Ports");
+        }
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+static int method_set_fastpath(sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+        Manager *m = userdata;
+        const char *what;
+        int enabled, r;
+
+        r = sd_bus_message_read(message, "b", &enabled);
+        if (r < 0)
+                return r;
+        r = polkit_verify(m, message, POLKIT_ACTION_MANAGE, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+
+        what = enabled ? "switch the fastpath on" : "switch the fastpath off";
+        r = manager_set_fastpath(m, enabled);
+        if (r < 0)
+                return manager_error(m, r, SUBJECT_SWITCH, what, error);
+        if (r > 0) {
+                r = persist(m, what, error);
+                if (r < 0) {
+                        (void) manager_set_fastpath(m, !enabled);
+                        return r;
+                }
+                log_info("Fastpath switched %s.", enabled ? "on" : "off");
+                (void) bus_manager_emit_changed(m, "Fastpath");
+        }
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+static int method_get_statistics(sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        ManagerStatistic table[MANAGER_STATISTICS_MAX];
+        Manager *m = userdata;
+        int n, r;
+
+        n = manager_get_statistics(m, table);
+        if (n < 0)
+                return sd_bus_error_setf(error, SKFP_ERROR_FAILED, "Failed to read the counters: %s.", strerror(-n));
+
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "{st}");
+        if (r < 0)
+                return r;
+        for (int i = 0; i < n; i++) {
+                r = sd_bus_message_append(reply, "{st}", table[i].name, table[i].value);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int property_get_interfaces(sd_bus *bus, const char *path, const char *interface, const char *property,
+                sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(sib)");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < m->config.n_interfaces; i++) {
+                const char *name = m->config.interfaces[i];
+                bool attached;
+                int ifindex;
+
+                r = manager_interface_status(m, name, &ifindex, &attached);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_append(reply, "(sib)", name, ifindex, attached);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+static int property_get_ports(sd_bus *bus, const char *path, const char *interface, const char *property,
+                sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "q");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < m->config.n_ports; i++) {
+                r = sd_bus_message_append(reply, "q", m->config.ports[i].port);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+static int property_get_fastpath(sd_bus *bus, const char *path, const char *interface, const char *property,
+                sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        Manager *m = userdata;
+
+        return sd_bus_message_append(reply, "b", m->config.fastpath);
+}
+
+static int property_get_listen_address(sd_bus *bus, const char *path, const char *interface,
+                const char *property, sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        _cleanup_free_ char *a = NULL;
+        Manager *m = userdata;
+        int r;
+
+        r = manager_listen_address(m, &a);
+        if (r < 0)
+                return r;
+        return sd_bus_message_append(reply, "s", a);
+}
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface,
                 const char *property, sd_bus_message *reply, void *userdata, sd_bus_error *error)
@@ -9,9 +346,28 @@ static int property_get_version(sd_bus *bus, const char *path, const char *inter
         return sd_bus_message_append(reply, "s", PACKAGE_VERSION);
 }
 
+/* Keep dbus/org.skfastpath1.xml equal to this (test-introspection checks it). */
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Interfaces", "a(sib)", property_get_interfaces, 0,
+                SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Ports", "aq", property_get_ports, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Fastpath", "b", property_get_fastpath, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ListenAddress", "s", property_get_listen_address, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+
+        SD_BUS_METHOD_WITH_ARGS("AddInterface", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT,
+                method_add_interface, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RemoveInterface", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT,
+                method_remove_interface, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AddPort", SD_BUS_ARGS("q", port), SD_BUS_NO_RESULT,
+                method_add_port, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RemovePort", SD_BUS_ARGS("q", port), SD_BUS_NO_RESULT,
+                method_remove_port, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetFastpath", SD_BUS_ARGS("b", enabled), SD_BUS_NO_RESULT,
+                method_set_fastpath, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetStatistics", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{st}", statistics),
+                method_get_statistics, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END
 };
 
@@ -19,8 +375,10 @@ int bus_manager_add_objects(Manager *m)
 {
         int r;
 
-        r = sd_bus_add_object_vtable(m->bus, NULL, "/org/skfastpath1", "org.skfastpath1.Manager",
-                manager_vtable, m);
+        r = sd_bus_error_add_map(skfastpath_error_map);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register the D-Bus error names: %m");
+        r = sd_bus_add_object_vtable(m->bus, NULL, BUS_MANAGER_PATH, BUS_MANAGER_INTERFACE, manager_vtable, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to register the D-Bus object: %m");
         return 0;

@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <net/if.h>
 #include <signal.h>
 
 #include "bus-manager.h"
 #include "link.h"
 #include "rtnl.h"
+#include "datapath.h"
+#include "intercept.h"
 #include "manager.h"
+#include "polkit.h"
+#include "state.h"
 #include "util.h"
 
 int manager_new(Manager **ret, Config *c, const char *config_path)
@@ -31,6 +36,7 @@ Manager *manager_free(Manager *m)
         while (m->links)
                 link_free(m->links);
         rtnl_free(m->rtnl);
+        polkit_registry_free(m);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
         config_done(&m->config);
@@ -75,6 +81,14 @@ int manager_start(Manager *m)
         sigset_t ss;
         int r;
 
+        /* Runtime changes from earlier runs, on top of the config file, before anything loads. */
+        r = state_directory_resolve(&m->config, &m->state_directory);
+        if (r < 0)
+                return log_oom();
+        r = state_load(m->state_directory, &m->config);
+        if (r < 0)
+                return r;
+
         r = sd_event_default(&m->event);
         if (r < 0)
                 return log_error_errno(r, "Failed to allocate event loop: %m");
@@ -116,14 +130,10 @@ void manager_stop(Manager *m)
 
 void manager_emit_interfaces_changed(Manager *m)
 {
-        int r;
-
-        if (!m->bus)
+        /* the bus methods emit for their own changes; this is for what the kernel tells us */
+        if (m->in_bus_call)
                 return;
-        r = sd_bus_emit_properties_changed(m->bus, "/org/skfastpath1", "org.skfastpath1.Manager",
-                "Interfaces", NULL);
-        if (r < 0)
-                log_debug_errno(r, "Failed to emit PropertiesChanged for Interfaces, ignoring: %m");
+        (void) bus_manager_emit_changed(m, "Interfaces");
 }
 
 /* A managed name that may not exist yet: attached now when it does, else when it appears. */
@@ -141,10 +151,11 @@ static int manager_link_add(Manager *m, const char *name)
                 config_remove_interface(&m->config, name);
                 return r;
         }
-        if (rtnl_get_link(name, &link) >= 0)
+        if (rtnl_get_link(name, &link) >= 0) {
+                m->in_bus_call = true;
                 manager_on_rtnl_link(m, &link);
-        else
-                manager_emit_interfaces_changed(m);
+                m->in_bus_call = false;
+        }
         return 1;
 }
 
@@ -166,7 +177,6 @@ int manager_remove_interface(Manager *m, const char *name)
         if (!config_has_interface(&m->config, name))
                 return -ENOENT;
         link_free(manager_find_link(m, name));
-        manager_emit_interfaces_changed(m);
         return config_remove_interface(&m->config, name);
 }
 
@@ -196,4 +206,72 @@ int manager_set_fastpath(Manager *m, bool enabled)
                 return 0;
         m->config.fastpath = enabled;
         return 1;
+}
+
+int manager_interface_status(Manager *m, const char *name, int *ret_ifindex, bool *ret_attached)
+{
+        Link *l = manager_find_link(m, name);
+
+        *ret_ifindex = l ? l->ifindex : 0;
+        *ret_attached = l ? l->attached : false;
+        return 0;
+}
+
+int manager_listen_address(Manager *m, char **ret)
+{
+        /* TODO(relay): the address the relay's listener is bound to, when it knows better. */
+        if (asprintf(ret, "127.0.0.1:%u", m->config.listen_port) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* The counter names are API: document every change in org.skfastpath1(5). */
+static size_t statistics_from_datapath(ManagerStatistic *t, const DatapathStatistics *s)
+{
+        size_t n = 0;
+
+        t[n++] = (ManagerStatistic) { "fastpath-redirects", s->redirected };
+        t[n++] = (ManagerStatistic) { "fastpath-bytes", s->redirected_bytes };
+        t[n++] = (ManagerStatistic) { "fastpath-misses", s->misses };
+        t[n++] = (ManagerStatistic) { "fastpath-passes", s->passed };
+        t[n++] = (ManagerStatistic) { "fastpath-passed-bytes", s->passed_bytes };
+        t[n++] = (ManagerStatistic) { "fastpath-inserts", s->inserted };
+        t[n++] = (ManagerStatistic) { "fastpath-insert-failures", s->insert_failed };
+        t[n++] = (ManagerStatistic) { "tracked-sockets", s->tracked_sockets };
+        return n;
+}
+
+static size_t statistics_from_intercept(ManagerStatistic *t, const InterceptStatistics *s)
+{
+        size_t n = 0;
+
+        t[n++] = (ManagerStatistic) { "intercepted-packets", s->redirected_packets };
+        t[n++] = (ManagerStatistic) { "intercepted-connections", s->new_flows };
+        t[n++] = (ManagerStatistic) { "intercept-fail-open", s->fail_open };
+        t[n++] = (ManagerStatistic) { "intercept-assigned", s->assigned };
+        t[n++] = (ManagerStatistic) { "intercept-assign-failures", s->assign_failed };
+        t[n++] = (ManagerStatistic) { "intercept-errors", s->errors };
+        return n;
+}
+
+int manager_get_statistics(Manager *m, ManagerStatistic *table)
+{
+        DatapathStatistics ds = {};
+        InterceptStatistics is = {};
+        uint64_t relayed_connections = 0, relayed_bytes = 0, relay_errors = 0;
+        size_t n = 0;
+
+        /* TODO(merge): fill the rooms' counters here, e.g.
+         *   if (m->datapath) { r = datapath_get_statistics(m->datapath, &ds); if (r < 0) return r; }
+         *   if (m->intercept) { r = intercept_get_statistics(m->intercept, &is); if (r < 0) return r; }
+         *   if (m->relay) relayed_connections/relayed_bytes/relay_errors from the relay. */
+
+        n += statistics_from_datapath(table + n, &ds);
+        n += statistics_from_intercept(table + n, &is);
+        table[n++] = (ManagerStatistic) { "relayed-connections", relayed_connections };
+        table[n++] = (ManagerStatistic) { "relayed-bytes", relayed_bytes };
+        table[n++] = (ManagerStatistic) { "relay-errors", relay_errors };
+        table[n++] = (ManagerStatistic) { "managed-interfaces", m->config.n_interfaces };
+        table[n++] = (ManagerStatistic) { "managed-ports", m->config.n_ports };
+        return (int) n;
 }

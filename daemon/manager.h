@@ -27,6 +27,7 @@ typedef struct Manager {
         Intercept *intercept;
         Link *links;                /* managed interfaces, present or not (link.h) */
         unsigned link_generation;   /* bumped at each rtnetlink dump */
+        bool in_bus_call;           /* a method is changing links: it emits PropertiesChanged itself */
 
         char *state_directory;
         sd_bus_slot *polkit_slot;   /* owned by polkit.c */
@@ -54,3 +55,20 @@ int manager_set_fastpath(Manager *m, bool enabled);
 
 /* Emits PropertiesChanged for Interfaces (link tracking calls it on every change). */
 void manager_emit_interfaces_changed(Manager *m);
+/* The Interfaces property's view of one managed interface. For now: ifindex by name in the
+ * daemon's network namespace (0 while absent), never attached; link tracking (link.c) replaces
+ * this with what it knows. */
+int manager_interface_status(Manager *m, const char *name, int *ret_ifindex, bool *ret_attached);
+
+/* The ListenAddress property: where intercepted connections are delivered. */
+int manager_listen_address(Manager *m, char **ret);
+
+/* GetStatistics: counters by name. The names are API (org.skfastpath1(5)); every name is always
+ * present, 0 while the room that counts it is not running. */
+typedef struct ManagerStatistic {
+        const char *name;
+        uint64_t value;
+} ManagerStatistic;
+#define MANAGER_STATISTICS_MAX 32
+/* Fills table (room for MANAGER_STATISTICS_MAX) and returns the number of entries, or -errno. */
+int manager_get_statistics(Manager *m, ManagerStatistic *table);

@@ -149,22 +149,54 @@ int parse_sec_usec(const char *s, uint64_t *ret_usec)
 
 bool ifname_valid(const char *s)
 {
+        return !ifname_invalid_reason(s);
+}
+
+const char *ifname_invalid_reason(const char *s)
+{
         size_t n;
 
         if (!s)
-                return false;
+                return "is missing";
         n = strlen(s);
-        if (n == 0 || n >= IFNAMSIZ)
-                return false;
+        if (n == 0)
+                return "is empty";
+        if (n >= IFNAMSIZ)
+                return "is longer than 15 bytes";
         if (streq(s, ".") || streq(s, ".."))
-                return false;
+                return "is '.' or '..'";
         for (const char *p = s; *p; p++) {
                 unsigned char c = (unsigned char) *p;
 
-                if (c <= 32 || c >= 127 || c == '/' || c == ':')
-                        return false;
+                if (c == '/')
+                        return "contains '/'";
+                if (c == ':')
+                        return "contains ':'";
+                if (c == ' ' || (c >= '\t' && c <= '\r'))
+                        return "contains whitespace";
+                if (c < 32 || c >= 127)
+                        return "contains a non-printable or non-ASCII byte";
         }
-        return true;
+        return NULL;
+}
+
+char *cescape(const char *s)
+{
+        size_t n = strlen(s);
+        char *r = malloc(n * 4 + 1), *t = r;
+
+        if (!r)
+                return NULL;
+        for (; *s; s++) {
+                unsigned char c = (unsigned char) *s;
+
+                if (c == '\\' || c < 32 || c >= 127)
+                        t += sprintf(t, "\\x%02x", c);
+                else
+                        *t++ = (char) c;
+        }
+        *t = 0;
+        return r;
 }
 
 char *strstrip(char *s)

@@ -109,4 +109,8 @@ int parse_port(const char *s, uint16_t *ret);            /* 1..65535 */
 int parse_size(const char *s, uint64_t *ret);            /* 64K, 1M, 1G (base 1024) */
 int parse_sec_usec(const char *s, uint64_t *ret_usec);   /* "5", "5s", "500ms" */
 bool ifname_valid(const char *s);
+/* Why ifname_valid() refuses s ("is empty", "is longer than 15 bytes", ...), NULL when valid. */
+const char *ifname_invalid_reason(const char *s);
+/* A printable copy of s for messages: \\, non-printable and non-ASCII bytes as \\xNN. */
+char *cescape(const char *s);
 char *strstrip(char *s);

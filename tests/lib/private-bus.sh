@@ -68,3 +68,51 @@ skfp_bus_stop() {
                 SKFP_BUS_PID=
         fi
 }
+
+# A real polkitd on the private bus (TESTING.md). polkitd reads fixed directories, so it runs in
+# a private mount namespace with DIR/actions over its actions directory, DIR/rules.d over
+# /etc/polkit-1/rules.d and an empty directory over /usr/share/polkit-1/rules.d.
+#   skfp_polkit_start DIR   fill DIR/actions and DIR/rules.d first (rules are re-read by polkitd
+#                           within about a second after a change); exports SKFP_POLKIT_PID.
+#                           polkitd drops to its own user: DIR and its parents must be searchable.
+#   skfp_polkit_stop        stops it
+skfp_polkit_start() {
+        local dir=$1 _
+        [ -x /usr/lib/polkit-1/polkitd ] || { echo "no /usr/lib/polkit-1/polkitd" >&2; return 1; }
+        [ -n "${DBUS_SYSTEM_BUS_ADDRESS:-}" ] || { echo "skfp_polkit_start: no private bus" >&2; return 1; }
+        mkdir -p "$dir/actions" "$dir/rules.d" "$dir/empty"
+        chmod 0755 "$dir" "$dir/actions" "$dir/rules.d" "$dir/empty"
+        # shellcheck disable=SC2016
+        unshare --mount sh -c '
+                set -e
+                mount --make-rprivate /
+                mount --bind "$1/actions" /usr/share/polkit-1/actions
+                mount --bind "$1/rules.d" /etc/polkit-1/rules.d
+                mount --bind "$1/empty" /usr/share/polkit-1/rules.d
+                exec /usr/lib/polkit-1/polkitd --no-debug' sh "$dir" >"$dir/polkitd.log" 2>&1 &
+        SKFP_POLKIT_PID=$!
+        for _ in $(seq 250); do
+                if busctl --system status org.freedesktop.PolicyKit1 >/dev/null 2>&1; then
+                        export SKFP_POLKIT_PID
+                        return 0
+                fi
+                if ! kill -0 "$SKFP_POLKIT_PID" 2>/dev/null; then
+                        echo "polkitd exited during start:" >&2
+                        cat "$dir/polkitd.log" >&2
+                        SKFP_POLKIT_PID=
+                        return 1
+                fi
+                sleep 0.02
+        done
+        echo "polkitd did not take its bus name within 5 s:" >&2
+        cat "$dir/polkitd.log" >&2
+        return 1
+}
+
+skfp_polkit_stop() {
+        if [ -n "${SKFP_POLKIT_PID:-}" ]; then
+                kill "$SKFP_POLKIT_PID" 2>/dev/null || true
+                wait "$SKFP_POLKIT_PID" 2>/dev/null || true
+                SKFP_POLKIT_PID=
+        fi
+}

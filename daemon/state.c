@@ -1,0 +1,383 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "state.h"
+#include "util.h"
+
+enum {
+        KEY_VERSION,
+        KEY_INTERFACES,
+        KEY_PORTS,
+        KEY_INTERCEPT_ONLY_PORTS,
+        KEY_FASTPATH,
+        _KEY_MAX,
+};
+
+static const char *const key_names[_KEY_MAX] = {
+        [KEY_VERSION] = "Version",
+        [KEY_INTERFACES] = "Interfaces",
+        [KEY_PORTS] = "Ports",
+        [KEY_INTERCEPT_ONLY_PORTS] = "InterceptOnlyPorts",
+        [KEY_FASTPATH] = "Fastpath",
+};
+
+#define parse_error(name, line, fmt, ...) \
+        log_error_errno(EBADMSG, "%s:%u: " fmt, (name), (line), ##__VA_ARGS__)
+
+static int parse_interfaces(Config *c, char *value, const char *name, unsigned line)
+{
+        char *save = NULL;
+
+        for (char *w = strtok_r(value, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+                const char *reason = ifname_invalid_reason(w);
+                int r;
+
+                if (reason) {
+                        _cleanup_free_ char *e = cescape(w);
+                        return parse_error(name, line, "interface name '%s' %s", e ?: "?", reason);
+                }
+                if (config_has_interface(c, w))
+                        return parse_error(name, line, "interface %s listed twice", w);
+                r = config_add_interface(c, w);
+                if (r < 0)
+                        return log_oom();
+        }
+        return 0;
+}
+
+static int parse_ports(Config *c, char *value, PortMode mode, const char *name, unsigned line)
+{
+        char *save = NULL;
+
+        for (char *w = strtok_r(value, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+                uint16_t port;
+                int r;
+
+                if (parse_port(w, &port) < 0) {
+                        _cleanup_free_ char *e = cescape(w);
+                        return parse_error(name, line, "'%s' is not a port from 1 to 65535", e ?: "?");
+                }
+                if (config_find_port(c, port))
+                        return parse_error(name, line, "port %u listed twice", port);
+                r = config_add_port(c, port, mode);
+                if (r < 0)
+                        return log_oom();
+        }
+        return 0;
+}
+
+int state_parse(FILE *f, const char *name, Config *ret)
+{
+        _cleanup_free_ char *line = NULL;
+        unsigned seen[_KEY_MAX] = {}, lineno = 0;
+        size_t alloc = 0;
+        ssize_t n;
+        Config c;
+        int r = 0;
+
+        config_init(&c);
+        while ((n = getline(&line, &alloc, f)) >= 0) {
+                char *l, *eq, *value;
+                int k;
+
+                lineno++;
+                if (memchr(line, 0, (size_t) n)) {
+                        r = parse_error(name, lineno, "NUL byte in line");
+                        goto finish;
+                }
+                l = strstrip(line);
+                if (!*l || *l == '#')
+                        continue;
+                eq = strchr(l, '=');
+                if (!eq) {
+                        _cleanup_free_ char *e = cescape(l);
+                        r = parse_error(name, lineno, "expected Key=Value, got '%s'", e ?: "?");
+                        goto finish;
+                }
+                *eq = 0;
+                value = eq + 1;
+                for (k = 0; k < _KEY_MAX; k++)
+                        if (streq(l, key_names[k]))
+                                break;
+                if (k == _KEY_MAX) {
+                        _cleanup_free_ char *e = cescape(l);
+                        r = parse_error(name, lineno, "unknown key '%s'", e ?: "?");
+                        goto finish;
+                }
+                if (seen[k]) {
+                        r = parse_error(name, lineno, "%s= given twice (first on line %u)", key_names[k],
+                                seen[k]);
+                        goto finish;
+                }
+                if (k != KEY_VERSION && !seen[KEY_VERSION]) {
+                        r = parse_error(name, lineno, "expected Version= before %s=", key_names[k]);
+                        goto finish;
+                }
+                seen[k] = lineno;
+
+                switch (k) {
+                case KEY_VERSION: {
+                        uint32_t v;
+
+                        if (parse_uint32(value, &v) < 0 || v != STATE_VERSION) {
+                                _cleanup_free_ char *e = cescape(value);
+                                r = parse_error(name, lineno, "unsupported state version '%s' (expected %d)",
+                                        e ?: "?", STATE_VERSION);
+                                goto finish;
+                        }
+                        break;
+                }
+                case KEY_INTERFACES:
+                        r = parse_interfaces(&c, value, name, lineno);
+                        break;
+                case KEY_PORTS:
+                        r = parse_ports(&c, value, PORT_MODE_FASTPATH, name, lineno);
+                        break;
+                case KEY_INTERCEPT_ONLY_PORTS:
+                        r = parse_ports(&c, value, PORT_MODE_INTERCEPT_ONLY, name, lineno);
+                        break;
+                case KEY_FASTPATH:
+                        r = parse_boolean(value);
+                        if (r < 0) {
+                                _cleanup_free_ char *e = cescape(value);
+                                r = parse_error(name, lineno, "Fastpath= expects yes or no, got '%s'", e ?: "?");
+                                goto finish;
+                        }
+                        c.fastpath = r;
+                        r = 0;
+                        break;
+                }
+                if (r < 0)
+                        goto finish;
+        }
+        if (ferror(f)) {
+                r = log_error_errno(EIO, "%s: read error", name);
+                goto finish;
+        }
+        for (int k = 0; k < _KEY_MAX; k++)
+                if (!seen[k]) {
+                        r = parse_error(name, lineno, "%s= is missing (truncated file?)", key_names[k]);
+                        goto finish;
+                }
+
+        /* Hand over only what the state owns. */
+        for (size_t i = 0; i < ret->n_interfaces; i++)
+                free(ret->interfaces[i]);
+        free(ret->interfaces);
+        free(ret->ports);
+        ret->interfaces = TAKE_PTR(c.interfaces);
+        ret->n_interfaces = c.n_interfaces;
+        ret->ports = TAKE_PTR(c.ports);
+        ret->n_ports = c.n_ports;
+        ret->fastpath = c.fastpath;
+        c.n_interfaces = c.n_ports = 0;
+        r = 0;
+finish:
+        config_done(&c);
+        return r;
+}
+
+static void write_ports(FILE *f, const char *key, const Config *c, PortMode mode)
+{
+        const char *sep = "";
+
+        fprintf(f, "%s=", key);
+        for (size_t i = 0; i < c->n_ports; i++)
+                if (c->ports[i].mode == mode) {
+                        fprintf(f, "%s%u", sep, c->ports[i].port);
+                        sep = " ";
+                }
+        fputc('\n', f);
+}
+
+int state_serialize(FILE *f, const Config *c)
+{
+        fputs("# skfastpathd runtime state, rewritten after every change made over D-Bus.\n"
+              "# It replaces the config file's Interfaces=, Ports=, InterceptOnlyPorts= and Fastpath=;\n"
+              "# remove it (daemon stopped) to start from the config file again.\n", f);
+        fprintf(f, "Version=%d\n", STATE_VERSION);
+        fputs("Interfaces=", f);
+        for (size_t i = 0; i < c->n_interfaces; i++)
+                fprintf(f, "%s%s", i ? " " : "", c->interfaces[i]);
+        fputc('\n', f);
+        write_ports(f, "Ports", c, PORT_MODE_FASTPATH);
+        write_ports(f, "InterceptOnlyPorts", c, PORT_MODE_INTERCEPT_ONLY);
+        fprintf(f, "Fastpath=%s\n", c->fastpath ? "yes" : "no");
+        if (fflush(f) != 0 || ferror(f))
+                return -(errno ?: EIO);
+        return 0;
+}
+
+int state_directory_resolve(const Config *c, char **ret)
+{
+        const char *e;
+        char *d;
+
+        if (c->state_directory)
+                d = strdup(c->state_directory);
+        else if ((e = getenv("STATE_DIRECTORY")) && *e)
+                /* systemd sets a colon-separated list when StateDirectory= names several */
+                d = strndup(e, strcspn(e, ":"));
+        else
+                d = strdup(DEFAULT_STATE_DIRECTORY);
+        if (!d)
+                return -ENOMEM;
+        *ret = d;
+        return 0;
+}
+
+static int path_join(const char *dir, const char *file, char **ret)
+{
+        if (asprintf(ret, "%s/%s", dir, file) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* Keeps a file that could not be used, for the administrator to look at. */
+static int move_aside(const char *dir, const char *path)
+{
+        char stamp[32];
+        struct tm tm;
+        time_t now = time(NULL);
+
+        strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", gmtime_r(&now, &tm));
+        for (unsigned i = 0; i < 100; i++) {
+                _cleanup_free_ char *aside = NULL;
+                int r;
+
+                r = i == 0 ? asprintf(&aside, "%s/" STATE_FILE_NAME ".corrupt-%s", dir, stamp)
+                           : asprintf(&aside, "%s/" STATE_FILE_NAME ".corrupt-%s.%u", dir, stamp, i);
+                if (r < 0)
+                        return -ENOMEM;
+                if (renameat2(AT_FDCWD, path, AT_FDCWD, aside, RENAME_NOREPLACE) >= 0) {
+                        log_warning("Kept the unusable state file as %s; starting from the config file.", aside);
+                        return 0;
+                }
+                if (errno != EEXIST)
+                        return log_error_errno(errno, "Failed to rename %s to %s: %m", path, aside);
+        }
+        return log_error_errno(EEXIST, "Failed to find a free name to keep %s aside.", path);
+}
+
+int state_load(const char *dir, Config *c)
+{
+        _cleanup_free_ char *path = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        Config s;
+        int r;
+
+        r = path_join(dir, STATE_FILE_NAME, &path);
+        if (r < 0)
+                return log_oom();
+        f = fopen(path, "re");
+        if (!f) {
+                if (errno == ENOENT) {
+                        log_debug("No state file %s, starting from the config file.", path);
+                        return 0;
+                }
+                return log_error_errno(errno, "Failed to open %s: %m", path);
+        }
+
+        config_init(&s);
+        r = state_parse(f, path, &s);
+        if (r == -ENOMEM) {
+                config_done(&s);
+                return r;
+        }
+        if (r >= 0 && s.n_ports > c->max_ports) {
+                log_error("%s: %zu ports, more than MaxPorts=%u.", path, s.n_ports, c->max_ports);
+                r = -E2BIG;
+        }
+        if (r >= 0 && s.n_interfaces > c->max_interfaces) {
+                log_error("%s: %zu interfaces, more than MaxInterfaces=%u.", path, s.n_interfaces,
+                        c->max_interfaces);
+                r = -E2BIG;
+        }
+        if (r < 0) {
+                config_done(&s);
+                r = move_aside(dir, path);
+                return r < 0 ? r : 0;
+        }
+
+        for (size_t i = 0; i < c->n_interfaces; i++)
+                free(c->interfaces[i]);
+        free(c->interfaces);
+        free(c->ports);
+        c->interfaces = TAKE_PTR(s.interfaces);
+        c->n_interfaces = s.n_interfaces;
+        c->ports = TAKE_PTR(s.ports);
+        c->n_ports = s.n_ports;
+        c->fastpath = s.fastpath;
+        s.n_interfaces = s.n_ports = 0;
+        config_done(&s);
+        log_info("Restored state from %s: %zu interfaces, %zu ports, fastpath %s.", path, c->n_interfaces,
+                c->n_ports, c->fastpath ? "on" : "off");
+        return 1;
+}
+
+static int mkdir_parents(const char *dir)
+{
+        _cleanup_free_ char *p = strdup(dir);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *s = strchr(p + 1, '/');; s = strchr(s + 1, '/')) {
+                if (s)
+                        *s = 0;
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                if (!s)
+                        return 0;
+                *s = '/';
+        }
+}
+
+int state_save(const char *dir, const Config *c)
+{
+        _cleanup_free_ char *path = NULL, *tmp = NULL;
+        _cleanup_close_ int dfd = -EBADF;
+        FILE *f;
+        int fd, r;
+
+        r = mkdir_parents(dir);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the state directory %s: %m", dir);
+        if (path_join(dir, STATE_FILE_NAME, &path) < 0 || path_join(dir, "." STATE_FILE_NAME ".XXXXXX", &tmp) < 0)
+                return log_oom();
+
+        fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to create a temporary file in %s: %m", dir);
+        f = fdopen(fd, "w");
+        if (!f) {
+                r = -errno;
+                safe_close(fd);
+                goto fail;
+        }
+        r = state_serialize(f, c);
+        if (r >= 0 && fchmod(fd, 0644) < 0)
+                r = -errno;
+        if (r >= 0 && fsync(fd) < 0)
+                r = -errno;
+        if (fclose(f) != 0 && r >= 0)
+                r = -errno;
+        if (r < 0)
+                goto fail;
+        if (rename(tmp, path) < 0) {
+                r = -errno;
+                goto fail;
+        }
+
+        /* The rename itself must survive a crash too; the new file is in place either way. */
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0 || fsync(dfd) < 0)
+                log_warning_errno(errno, "Failed to sync the state directory %s, ignoring: %m", dir);
+        log_debug("Saved state to %s.", path);
+        return 0;
+
+fail:
+        (void) unlink(tmp);
+        return log_error_errno(r, "Failed to write the state file %s: %m", path);
+}
