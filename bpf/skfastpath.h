@@ -27,12 +27,32 @@ struct skfp_port_value {
         __u32 flags;
 };
 
+/* The one entry of the fastpath's settings array, written by the daemon at run time. */
+struct skfp_settings {
+        __u32 enabled;            /* 0: sk_msg passes, sockops inserts no new socket */
+        __u32 pad;
+        __u64 pass_large_writes;  /* 0: off; a message of this size or more passes its connection */
+};
+
+/* Per-socket state (SK_STORAGE) of a sending socket in the sockhash. Passing is one-way: a
+ * connection that passed once never redirects again, or bytes queued on the TCP path would be
+ * overtaken by later redirected ones. */
+enum {
+        SKFP_CONN_REDIRECT = 0,
+        SKFP_CONN_PASS_MISS,      /* the peer was not in the sockhash */
+        SKFP_CONN_PASS_OFF,       /* the fastpath was switched off */
+        SKFP_CONN_PASS_LARGE,     /* a write reached PassLargeWrites= */
+};
+struct skfp_conn {
+        __u32 state;
+};
+
 /* Per-CPU counters of the fastpath programs (PERCPU_ARRAY index). */
 enum {
         SKFP_FP_REDIRECTED,       /* sk_msg: messages redirected to the peer */
         SKFP_FP_REDIRECTED_BYTES,
-        SKFP_FP_MISSES,           /* sk_msg: peer not in the sockhash, passed */
-        SKFP_FP_PASSED,           /* sk_msg: passed because switched off or pass-large-writes */
+        SKFP_FP_MISSES,           /* sk_msg: peer not in the sockhash (now or before), passed */
+        SKFP_FP_PASSED,           /* sk_msg: switched off or pass-large-writes, now or before */
         SKFP_FP_PASSED_BYTES,
         SKFP_FP_INSERTED,         /* sockops: sockets added to the sockhash */
         SKFP_FP_INSERT_FAILED,    /* sockops: sockhash full or refused */

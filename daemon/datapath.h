@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The fastpath: sockops on a cgroup v2 + sk_msg on a SOCKHASH (bpf/fastpath.bpf.c).
- * Contract between rooms; the implementation lands with the fastpath issue. */
+ * Maps and the cgroup link are pinned under the pin directory; a new datapath adopts them. */
 #pragma once
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "config.h"
+#include "util.h"
 
 typedef struct Datapath Datapath;
 
@@ -18,6 +19,7 @@ typedef struct DatapathStatistics {
         uint64_t passed_bytes;
         uint64_t inserted;          /* sockets put into the sockhash */
         uint64_t insert_failed;     /* sockhash full */
+        uint64_t skipped_mark;      /* sockets with the bypass mark, never inserted */
         uint64_t tracked_sockets;   /* entries in the sockhash now */
 } DatapathStatistics;
 
@@ -31,5 +33,12 @@ void datapath_unpin(Datapath *d);
 
 int datapath_set_port(Datapath *d, uint16_t port, PortMode mode);
 int datapath_remove_port(Datapath *d, uint16_t port);
+/* Off: new connections stay plain TCP and established ones pass from their next write on, for
+ * ever (one-way per connection); on again only speeds up new connections. */
 int datapath_set_fastpath(Datapath *d, bool enabled);
+/* 0: off; otherwise a connection passes for ever from its first message of this size or more. */
+int datapath_set_pass_large_writes(Datapath *d, uint64_t threshold);
 int datapath_get_statistics(Datapath *d, DatapathStatistics *ret);
+const char *datapath_get_pin_directory(const Datapath *d);
+const char *datapath_get_cgroup_path(const Datapath *d);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Datapath *, datapath_free);

@@ -39,6 +39,7 @@ Manager *manager_free(Manager *m)
         polkit_registry_free(m);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
+        datapath_free(m->datapath);
         config_done(&m->config);
         free(m->config_path);
         free(m->state_directory);
@@ -104,6 +105,10 @@ int manager_start(Manager *m)
         if (r < 0)
                 return log_error_errno(r, "Failed to watch signals: %m");
 
+        r = datapath_new(&m->datapath, &m->config);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the sockmap fastpath: %m");
+
         r = manager_connect_bus(m);
         if (r < 0)
                 return r;
@@ -126,6 +131,7 @@ void manager_stop(Manager *m)
         m->rtnl = rtnl_free(m->rtnl);
         while (m->links)
                 link_free(m->links);
+        datapath_unpin(m->datapath);
 }
 
 void manager_emit_interfaces_changed(Manager *m)
@@ -182,13 +188,23 @@ int manager_remove_interface(Manager *m, const char *name)
 
 int manager_add_port(Manager *m, uint16_t port)
 {
+        int r;
+
         if (port == 0)
                 return -EINVAL;
         if (config_find_port(&m->config, port))
                 return 0;
         if (m->config.n_ports >= m->config.max_ports)
                 return -E2BIG;
-        return config_add_port(&m->config, port, PORT_MODE_FASTPATH);
+        if (m->datapath) {
+                r = datapath_set_port(m->datapath, port, PORT_MODE_FASTPATH);
+                if (r < 0)
+                        return r;
+        }
+        r = config_add_port(&m->config, port, PORT_MODE_FASTPATH);
+        if (r < 0 && m->datapath)
+                (void) datapath_remove_port(m->datapath, port);
+        return r;
 }
 
 int manager_remove_port(Manager *m, uint16_t port)
@@ -197,6 +213,11 @@ int manager_remove_port(Manager *m, uint16_t port)
                 return -EINVAL;
         if (!config_find_port(&m->config, port))
                 return -ENOENT;
+        if (m->datapath) {
+                int r = datapath_remove_port(m->datapath, port);
+                if (r < 0)
+                        return r;
+        }
         return config_remove_port(&m->config, port);
 }
 
@@ -204,6 +225,11 @@ int manager_set_fastpath(Manager *m, bool enabled)
 {
         if (m->config.fastpath == enabled)
                 return 0;
+        if (m->datapath) {
+                int r = datapath_set_fastpath(m->datapath, enabled);
+                if (r < 0)
+                        return r;
+        }
         m->config.fastpath = enabled;
         return 1;
 }
@@ -237,6 +263,7 @@ static size_t statistics_from_datapath(ManagerStatistic *t, const DatapathStatis
         t[n++] = (ManagerStatistic) { "fastpath-passed-bytes", s->passed_bytes };
         t[n++] = (ManagerStatistic) { "fastpath-inserts", s->inserted };
         t[n++] = (ManagerStatistic) { "fastpath-insert-failures", s->insert_failed };
+        t[n++] = (ManagerStatistic) { "fastpath-skipped-bypass", s->skipped_mark };
         t[n++] = (ManagerStatistic) { "tracked-sockets", s->tracked_sockets };
         return n;
 }
@@ -261,10 +288,14 @@ int manager_get_statistics(Manager *m, ManagerStatistic *table)
         uint64_t relayed_connections = 0, relayed_bytes = 0, relay_errors = 0;
         size_t n = 0;
 
-        /* TODO(merge): fill the rooms' counters here, e.g.
-         *   if (m->datapath) { r = datapath_get_statistics(m->datapath, &ds); if (r < 0) return r; }
-         *   if (m->intercept) { r = intercept_get_statistics(m->intercept, &is); if (r < 0) return r; }
-         *   if (m->relay) relayed_connections/relayed_bytes/relay_errors from the relay. */
+        int r;
+
+        if (m->datapath) {
+                r = datapath_get_statistics(m->datapath, &ds);
+                if (r < 0)
+                        return r;
+        }
+        /* TODO(merge): intercept_get_statistics() and the relay's counters. */
 
         n += statistics_from_datapath(table + n, &ds);
         n += statistics_from_intercept(table + n, &is);

@@ -132,7 +132,7 @@ check "RemovePort" [ "$(prop Ports)" = "aq 1 8080" ]
 stats=$($B GetStatistics)
 missing=
 for name in fastpath-redirects fastpath-bytes fastpath-misses fastpath-passes fastpath-passed-bytes \
-        fastpath-inserts fastpath-insert-failures tracked-sockets intercepted-packets \
+        fastpath-inserts fastpath-insert-failures fastpath-skipped-bypass tracked-sockets intercepted-packets \
         intercepted-connections intercept-fail-open intercept-assigned intercept-assign-failures \
         intercept-errors relayed-connections relayed-bytes relay-errors managed-interfaces managed-ports; do
         case "$stats" in *"\"$name\" "*) ;; *) missing="$missing $name" ;; esac

@@ -1,0 +1,651 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The fastpath room: loads bpf/fastpath.bpf.c, attaches sockops to a cgroup v2 and sk_msg to the
+ * sockhash, and keeps maps and the cgroup link pinned so that a restarted daemon adopts the
+ * running datapath instead of stacking a second copy next to it. */
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "datapath.h"
+#include "fastpath.skel.h"
+#include "skfastpath.h"
+#include "util.h"
+
+#define BPFFS_ROOT "/sys/fs/bpf"
+#define SOCKOPS_LINK_NAME "sockops_link"
+
+struct Datapath {
+        struct fastpath_bpf *skel;
+        struct bpf_link *sockops_link;
+        char *pin_directory;
+        char *cgroup_path;
+        int cgroup_fd;
+        bool adopted;               /* some pin of a previous run was reused */
+};
+
+static int libbpf_log(enum libbpf_print_level level, const char *format, va_list ap)
+{
+        char buf[1024];
+        size_t n;
+
+        vsnprintf(buf, sizeof(buf), format, ap);
+        n = strlen(buf);
+        while (n > 0 && buf[n - 1] == '\n')
+                buf[--n] = 0;
+        /* libbpf warns about things it then handles (feature probes): keep them out of the
+         * journal unless debugging; a real failure is reported by us with its errno. */
+        log_internal(level == LIBBPF_WARN ? LOG_LEVEL_NOTICE : LOG_LEVEL_DEBUG, 0, "%s", buf);
+        return 0;
+}
+
+static bool path_is_fs(const char *path, long magic)
+{
+        struct statfs sfs;
+
+        return statfs(path, &sfs) >= 0 && sfs.f_type == magic;
+}
+
+/* A fresh machine may have no bpffs: mount it where everyone expects it. */
+static int bpffs_ensure(void)
+{
+        if (path_is_fs(BPFFS_ROOT, BPF_FS_MAGIC))
+                return 0;
+        if (mkdir(BPFFS_ROOT, 0700) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Failed to create %s: %m", BPFFS_ROOT);
+        if (mount("bpffs", BPFFS_ROOT, "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") < 0)
+                return log_error_errno(errno, "Failed to mount bpffs on %s: %m", BPFFS_ROOT);
+        log_info("Mounted bpffs on %s.", BPFFS_ROOT);
+        return 0;
+}
+
+/* Creates the pin directory and its parents, but only on a bpf filesystem: a typo in
+ * PinDirectory= must not leave directories behind elsewhere. */
+static int pin_directory_ensure(const char *dir)
+{
+        _cleanup_free_ char *p = NULL;
+        char *slash;
+
+        if (!dir || dir[0] != '/')
+                return log_error_errno(EINVAL, "PinDirectory= must be an absolute path.");
+        if (strncmp(dir, BPFFS_ROOT "/", strlen(BPFFS_ROOT "/")) == 0) {
+                int r = bpffs_ensure();
+                if (r < 0)
+                        return r;
+        }
+
+        p = strdup(dir);
+        if (!p)
+                return log_oom();
+        /* Find the deepest existing ancestor and check its filesystem before creating anything. */
+        for (;;) {
+                struct stat st;
+
+                if (stat(p, &st) >= 0) {
+                        if (!S_ISDIR(st.st_mode))
+                                return log_error_errno(ENOTDIR, "PinDirectory=%s: %s is not a directory.",
+                                                       dir, p);
+                        break;
+                }
+                if (errno != ENOENT)
+                        return log_error_errno(errno, "Failed to check %s: %m", p);
+                slash = strrchr(p, '/');
+                if (!slash || slash == p)
+                        return log_error_errno(ENOENT, "PinDirectory=%s: no existing ancestor.", dir);
+                *slash = 0;
+        }
+        if (!path_is_fs(p, BPF_FS_MAGIC))
+                return log_error_errno(EINVAL, "PinDirectory=%s is not on a bpf filesystem (%s is not).",
+                                       dir, p);
+
+        /* Now create the missing components from the existing ancestor down. */
+        strcpy(p, dir);
+        for (char *s = p + 1; ; s++) {
+                if (*s != '/' && *s != 0)
+                        continue;
+                char c = *s;
+                *s = 0;
+                if (mkdir(p, 0700) < 0 && errno != EEXIST)
+                        return log_error_errno(errno, "Failed to create %s: %m", p);
+                *s = c;
+                if (c == 0)
+                        break;
+        }
+        return 0;
+}
+
+static int cgroup2_find_root(char **ret)
+{
+        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_free_ char *line = NULL;
+        size_t n = 0;
+
+        f = fopen("/proc/self/mountinfo", "re");
+        if (!f)
+                return log_error_errno(errno, "Failed to open /proc/self/mountinfo: %m");
+
+        /* "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER" */
+        while (getline(&line, &n, f) >= 0) {
+                char *mnt, *sep, *fstype, *out;
+                char *save = NULL, *tok;
+                int field = 0;
+
+                sep = strstr(line, " - ");
+                if (!sep)
+                        continue;
+                fstype = sep + 3;
+                if (strncmp(fstype, "cgroup2 ", 8) != 0)
+                        continue;
+                *sep = 0;
+                mnt = NULL;
+                for (tok = strtok_r(line, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+                        if (++field == 5) {
+                                mnt = tok;
+                                break;
+                        }
+                if (!mnt)
+                        continue;
+
+                /* Mount points escape space, tab, newline and backslash as octal. */
+                out = mnt;
+                for (char *s = mnt; *s; s++) {
+                        if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+                            s[3] >= '0' && s[3] <= '7') {
+                                *out++ = (char) ((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+                                s += 3;
+                        } else
+                                *out++ = *s;
+                }
+                *out = 0;
+                *ret = strdup(mnt);
+                return *ret ? 0 : log_oom();
+        }
+        return log_error_errno(ENOENT, "No cgroup2 mount found in /proc/self/mountinfo; set CgroupPath=.");
+}
+
+static int cgroup_id_of_fd(int fd, uint64_t *ret)
+{
+        struct {
+                struct file_handle fh;
+                uint64_t id;
+        } h = { .fh.handle_bytes = sizeof(uint64_t) };
+        int mnt_id;
+
+        if (name_to_handle_at(fd, "", &h.fh, &mnt_id, AT_EMPTY_PATH) < 0)
+                return -errno;
+        memcpy(ret, h.fh.f_handle, sizeof(uint64_t));
+        return 0;
+}
+
+static int pin_path(const Datapath *d, const char *name, char **ret)
+{
+        if (asprintf(ret, "%s/%s", d->pin_directory, name) < 0)
+                return log_oom();
+        return 0;
+}
+
+#define N_PINNED_MAPS 5
+
+static void pinned_maps(const Datapath *d, struct bpf_map *ret[static N_PINNED_MAPS])
+{
+        ret[0] = d->skel->maps.sockhash;
+        ret[1] = d->skel->maps.ports;
+        ret[2] = d->skel->maps.settings;
+        ret[3] = d->skel->maps.conns;
+        ret[4] = d->skel->maps.counters;
+}
+
+/* Before load: a compatible pinned map is reused (bpf_map__set_pin_path makes libbpf adopt it),
+ * a missing one is created and pinned at load. An incompatible one (MaxSockets= changed, an
+ * older layout) is replaced after a successful load; returns 1 in that case. Sockets still in
+ * a replaced sockhash keep working: the programs attached to them hold the old maps. */
+static int map_pin_prepare(Datapath *d, struct bpf_map *map, bool *ret_adopted)
+{
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct bpf_map_info info = {};
+        uint32_t len = sizeof(info);
+        int r;
+
+        r = pin_path(d, bpf_map__name(map), &path);
+        if (r < 0)
+                return r;
+
+        fd = bpf_obj_get(path);
+        if (fd < 0) {
+                if (errno != ENOENT)
+                        return log_error_errno(errno, "Failed to open pinned map %s: %m", path);
+                *ret_adopted = false;
+                r = bpf_map__set_pin_path(map, path);
+                return r < 0 ? log_error_errno(r, "Failed to set pin path %s: %m", path) : 0;
+        }
+
+        if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0)
+                return log_error_errno(errno, "Failed to query pinned map %s: %m", path);
+        if (info.type != bpf_map__type(map) || info.key_size != bpf_map__key_size(map) ||
+            info.value_size != bpf_map__value_size(map) || info.max_entries != bpf_map__max_entries(map) ||
+            info.map_flags != bpf_map__map_flags(map)) {
+                log_notice("Pinned map %s does not match this configuration (max_entries %u, wanted %u), "
+                           "replacing it.", path, info.max_entries, bpf_map__max_entries(map));
+                *ret_adopted = false;
+                return 1;
+        }
+
+        r = bpf_map__set_pin_path(map, path);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set pin path %s: %m", path);
+        *ret_adopted = true;
+        return 0;
+}
+
+static int settings_read(Datapath *d, struct skfp_settings *ret)
+{
+        uint32_t zero = 0;
+
+        if (bpf_map__lookup_elem(d->skel->maps.settings, &zero, sizeof(zero), ret, sizeof(*ret), 0) < 0)
+                return log_error_errno(errno, "Failed to read the fastpath settings: %m");
+        return 0;
+}
+
+/* sk_msg judges a large write in pieces of at most about 512 KiB here (17 scatterlist
+ * fragments): a larger threshold would never be reached. */
+#define PASS_LARGE_WRITES_MAX (256 * 1024)
+
+static void pass_large_writes_check(uint64_t threshold)
+{
+        if (threshold > PASS_LARGE_WRITES_MAX)
+                log_warning("PassLargeWrites=%llu: sk_msg sees large writes in pieces of about 512K, "
+                            "a threshold above %u may never be reached.",
+                            (unsigned long long) threshold, PASS_LARGE_WRITES_MAX);
+}
+
+static int settings_write(Datapath *d, const struct skfp_settings *s)
+{
+        uint32_t zero = 0;
+
+        if (bpf_map__update_elem(d->skel->maps.settings, &zero, sizeof(zero), s, sizeof(*s), BPF_ANY) < 0)
+                return log_error_errno(errno, "Failed to write the fastpath settings: %m");
+        return 0;
+}
+
+static uint32_t port_flags(PortMode mode)
+{
+        return SKFP_PORT_INTERCEPT | (mode == PORT_MODE_FASTPATH ? SKFP_PORT_FASTPATH : 0);
+}
+
+/* An adopted port map may hold ports the configuration no longer has. */
+static int ports_sync(Datapath *d, const Config *c)
+{
+        struct bpf_map *map = d->skel->maps.ports;
+        uint16_t key, next, *prev = NULL;
+        int r;
+
+        while (bpf_map__get_next_key(map, prev, &next, sizeof(next)) >= 0) {
+                key = next;
+                prev = &key;
+                if (config_find_port(c, key))
+                        continue;
+                r = datapath_remove_port(d, key);
+                if (r < 0)
+                        return r;
+                /* The iteration restarts: the deleted key cannot be the cursor. */
+                prev = NULL;
+        }
+        for (size_t i = 0; i < c->n_ports; i++) {
+                r = datapath_set_port(d, c->ports[i].port, c->ports[i].mode);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int sockops_link_new(Datapath *d, const char *path)
+{
+        struct bpf_link *link;
+        int r;
+
+        link = bpf_program__attach_cgroup(d->skel->progs.skfp_sockops, d->cgroup_fd);
+        if (!link)
+                return log_error_errno(errno, "Failed to attach sockops to cgroup %s: %m", d->cgroup_path);
+        r = bpf_link__pin(link, path);
+        if (r < 0) {
+                bpf_link__destroy(link);
+                return log_error_errno(r, "Failed to pin the sockops link at %s: %m", path);
+        }
+        d->sockops_link = link;
+        return 0;
+}
+
+/* A pinned link on our cgroup gets the new program in one atomic step (no window without
+ * sockops, no second attachment); a link left on another cgroup (CgroupPath= changed) or on a
+ * removed one is detached and replaced. */
+static int sockops_attach(Datapath *d)
+{
+        _cleanup_free_ char *path = NULL;
+        struct bpf_link_info info = {};
+        uint32_t len = sizeof(info);
+        struct bpf_link *link;
+        uint64_t cgroup_id = 0;
+        int r;
+
+        r = pin_path(d, SOCKOPS_LINK_NAME, &path);
+        if (r < 0)
+                return r;
+
+        if (access(path, F_OK) < 0) {
+                if (errno != ENOENT)
+                        return log_error_errno(errno, "Failed to check pinned link %s: %m", path);
+                return sockops_link_new(d, path);
+        }
+        link = bpf_link__open(path);
+        if (!link)
+                return log_error_errno(errno, "Failed to open pinned link %s: %m", path);
+
+        if (bpf_obj_get_info_by_fd(bpf_link__fd(link), &info, &len) < 0) {
+                r = log_error_errno(errno, "Failed to query pinned link %s: %m", path);
+                bpf_link__destroy(link);
+                return r;
+        }
+        (void) cgroup_id_of_fd(d->cgroup_fd, &cgroup_id);
+        if (info.type == BPF_LINK_TYPE_CGROUP && info.cgroup.attach_type == BPF_CGROUP_SOCK_OPS &&
+            info.cgroup.cgroup_id != 0 && info.cgroup.cgroup_id == cgroup_id) {
+                r = bpf_link__update_program(link, d->skel->progs.skfp_sockops);
+                if (r < 0) {
+                        bpf_link__destroy(link);
+                        return log_error_errno(r, "Failed to update the pinned sockops link %s: %m", path);
+                }
+                d->sockops_link = link;
+                d->adopted = true;
+                return 0;
+        }
+
+        log_notice("Pinned sockops link %s is not on cgroup %s, replacing it.", path, d->cgroup_path);
+        (void) bpf_link__detach(link);
+        r = bpf_link__unpin(link);
+        bpf_link__destroy(link);
+        if (r < 0)
+                return log_error_errno(r, "Failed to unpin %s: %m", path);
+        return sockops_link_new(d, path);
+}
+
+int datapath_new(Datapath **ret, const Config *c)
+{
+        _cleanup_(datapath_freep) Datapath *d = NULL;
+        bool created[N_PINNED_MAPS] = {}, replace[N_PINNED_MAPS] = {};
+        struct bpf_map *maps[N_PINNED_MAPS] = {};
+        int r;
+
+        libbpf_set_print(libbpf_log);
+
+        d = calloc(1, sizeof(Datapath));
+        if (!d)
+                return log_oom();
+        d->cgroup_fd = -EBADF;
+
+        d->pin_directory = strdup(c->pin_directory ?: DEFAULT_PIN_DIRECTORY);
+        if (!d->pin_directory)
+                return log_oom();
+        if (c->cgroup_path) {
+                d->cgroup_path = strdup(c->cgroup_path);
+                if (!d->cgroup_path)
+                        return log_oom();
+        } else {
+                r = cgroup2_find_root(&d->cgroup_path);
+                if (r < 0)
+                        return r;
+        }
+
+        d->cgroup_fd = open(d->cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (d->cgroup_fd < 0)
+                return log_error_errno(errno, "Failed to open cgroup %s: %m", d->cgroup_path);
+        if (!path_is_fs(d->cgroup_path, CGROUP2_SUPER_MAGIC))
+                return log_error_errno(EINVAL, "CgroupPath=%s is not a cgroup2 directory.", d->cgroup_path);
+
+        r = pin_directory_ensure(d->pin_directory);
+        if (r < 0)
+                return r;
+
+        d->skel = fastpath_bpf__open();
+        if (!d->skel) {
+                r = log_error_errno(errno, "Failed to open the fastpath BPF object: %m");
+                goto fail;
+        }
+        d->skel->rodata->bypass_mark = c->bypass_mark;
+        r = bpf_map__set_max_entries(d->skel->maps.sockhash, c->max_sockets);
+        if (r < 0) {
+                r = log_error_errno(r, "Failed to size the sockhash to %u: %m", c->max_sockets);
+                goto fail;
+        }
+
+        pinned_maps(d, maps);
+        for (size_t i = 0; i < N_PINNED_MAPS; i++) {
+                bool adopted = false;
+
+                r = map_pin_prepare(d, maps[i], &adopted);
+                if (r < 0)
+                        goto fail;
+                replace[i] = r > 0;
+                created[i] = !adopted;
+                d->adopted = d->adopted || adopted;
+        }
+
+        r = fastpath_bpf__load(d->skel);
+        if (r < 0) {
+                r = log_error_errno(r, "Failed to load the fastpath BPF programs: %m");
+                goto fail;
+        }
+
+        for (size_t i = 0; i < N_PINNED_MAPS; i++) {
+                _cleanup_free_ char *path = NULL;
+
+                if (!replace[i])
+                        continue;
+                r = pin_path(d, bpf_map__name(maps[i]), &path);
+                if (r < 0)
+                        goto fail;
+                if (unlink(path) < 0 && errno != ENOENT) {
+                        r = log_error_errno(errno, "Failed to remove stale pin %s: %m", path);
+                        goto fail;
+                }
+                r = bpf_map__pin(maps[i], path);
+                if (r < 0) {
+                        r = log_error_errno(r, "Failed to pin %s: %m", path);
+                        goto fail;
+                }
+        }
+
+        pass_large_writes_check(c->pass_large_writes);
+        r = settings_write(d, &(struct skfp_settings) {
+                .enabled = c->fastpath,
+                .pass_large_writes = c->pass_large_writes,
+        });
+        if (r < 0)
+                goto fail;
+        r = ports_sync(d, c);
+        if (r < 0)
+                goto fail;
+
+        /* sk_msg first: a socket takes the sockhash's program when it is inserted, so new
+         * sockets inserted by the new sockops program get the new sk_msg program too. */
+        if (bpf_prog_attach(bpf_program__fd(d->skel->progs.skfp_sk_msg), bpf_map__fd(d->skel->maps.sockhash),
+                            BPF_SK_MSG_VERDICT, 0) < 0) {
+                r = log_error_errno(errno, "Failed to attach sk_msg to the sockhash: %m");
+                goto fail;
+        }
+
+        r = sockops_attach(d);
+        if (r < 0)
+                goto fail;
+
+        log_info("Fastpath attached to cgroup %s, pins in %s%s, fastpath %s.", d->cgroup_path,
+                 d->pin_directory, d->adopted ? " (adopted from a previous run)" : "",
+                 c->fastpath ? "on" : "off");
+        *ret = TAKE_PTR(d);
+        return 0;
+
+fail:
+        /* Undo only what this call created; adopted pins keep the previous datapath running. */
+        for (size_t i = 0; i < N_PINNED_MAPS; i++)
+                if (maps[i] && created[i] && bpf_map__is_pinned(maps[i]))
+                        (void) bpf_map__unpin(maps[i], NULL);
+        if (!d->adopted)
+                (void) rmdir(d->pin_directory);
+        return r;
+}
+
+Datapath *datapath_free(Datapath *d)
+{
+        if (!d)
+                return NULL;
+        /* Closing a pinned link's fd leaves it attached: that is what a restart adopts. */
+        bpf_link__destroy(d->sockops_link);
+        fastpath_bpf__destroy(d->skel);
+        safe_close(d->cgroup_fd);
+        free(d->pin_directory);
+        free(d->cgroup_path);
+        free(d);
+        return NULL;
+}
+
+void datapath_unpin(Datapath *d)
+{
+        struct bpf_map *maps[N_PINNED_MAPS];
+        int r;
+
+        if (!d)
+                return;
+
+        /* Sockets still in the sockhash keep their sk_msg program after we are gone: make it pass
+         * (one-way, byte-exact) rather than evict them, which would drop queued data. */
+        r = datapath_set_fastpath(d, false);
+        if (r < 0)
+                log_warning_errno(r, "Failed to switch the fastpath off before detaching, ignoring: %m");
+
+        if (bpf_prog_detach2(bpf_program__fd(d->skel->progs.skfp_sk_msg), bpf_map__fd(d->skel->maps.sockhash),
+                             BPF_SK_MSG_VERDICT) < 0 && errno != ENOENT)
+                log_warning_errno(errno, "Failed to detach sk_msg from the sockhash, ignoring: %m");
+
+        if (d->sockops_link) {
+                r = bpf_link__detach(d->sockops_link);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to detach sockops from %s, ignoring: %m", d->cgroup_path);
+                r = bpf_link__unpin(d->sockops_link);
+                if (r < 0 && r != -ENOENT)
+                        log_warning_errno(r, "Failed to unpin the sockops link, ignoring: %m");
+        }
+
+        pinned_maps(d, maps);
+        for (size_t i = 0; i < N_PINNED_MAPS; i++) {
+                if (!bpf_map__is_pinned(maps[i]))
+                        continue;
+                r = bpf_map__unpin(maps[i], NULL);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to unpin map %s, ignoring: %m", bpf_map__name(maps[i]));
+        }
+
+        if (rmdir(d->pin_directory) < 0 && errno != ENOENT)
+                log_warning_errno(errno, "Failed to remove %s, ignoring: %m", d->pin_directory);
+        log_info("Fastpath detached from cgroup %s and unpinned.", d->cgroup_path);
+}
+
+int datapath_set_port(Datapath *d, uint16_t port, PortMode mode)
+{
+        struct skfp_port_value v = { .flags = port_flags(mode) };
+
+        if (port == 0)
+                return -EINVAL;
+        if (bpf_map__update_elem(d->skel->maps.ports, &port, sizeof(port), &v, sizeof(v), BPF_ANY) < 0)
+                return log_error_errno(errno, "Failed to add port %u to the fastpath: %m", port);
+        return 0;
+}
+
+/* Sockets already in the sockhash stay there until they close: evicting one would drop data
+ * still queued for it. */
+int datapath_remove_port(Datapath *d, uint16_t port)
+{
+        if (bpf_map__delete_elem(d->skel->maps.ports, &port, sizeof(port), 0) < 0 && errno != ENOENT)
+                return log_error_errno(errno, "Failed to remove port %u from the fastpath: %m", port);
+        return 0;
+}
+
+int datapath_set_fastpath(Datapath *d, bool enabled)
+{
+        struct skfp_settings s;
+        int r;
+
+        r = settings_read(d, &s);
+        if (r < 0)
+                return r;
+        s.enabled = enabled;
+        return settings_write(d, &s);
+}
+
+int datapath_set_pass_large_writes(Datapath *d, uint64_t threshold)
+{
+        struct skfp_settings s;
+        int r;
+
+        pass_large_writes_check(threshold);
+        r = settings_read(d, &s);
+        if (r < 0)
+                return r;
+        s.pass_large_writes = threshold;
+        return settings_write(d, &s);
+}
+
+int datapath_get_statistics(Datapath *d, DatapathStatistics *ret)
+{
+        struct bpf_map *map = d->skel->maps.counters;
+        int n_cpus = libbpf_num_possible_cpus();
+        uint64_t sums[_SKFP_FP_MAX] = {};
+        struct skfp_sock_key key, next, *prev = NULL;
+        uint64_t tracked = 0;
+
+        if (n_cpus <= 0)
+                return log_error_errno(n_cpus ?: EINVAL, "Failed to count possible CPUs: %m");
+
+        _cleanup_free_ uint64_t *values = calloc(n_cpus, sizeof(uint64_t));
+        if (!values)
+                return log_oom();
+        for (uint32_t i = 0; i < _SKFP_FP_MAX; i++) {
+                if (bpf_map__lookup_elem(map, &i, sizeof(i), values, n_cpus * sizeof(uint64_t), 0) < 0)
+                        return log_error_errno(errno, "Failed to read fastpath counter %u: %m", i);
+                for (int cpu = 0; cpu < n_cpus; cpu++)
+                        sums[i] += values[cpu];
+        }
+
+        /* Bounded: a key deleted under the cursor makes the walk start over. */
+        while (tracked < bpf_map__max_entries(d->skel->maps.sockhash) &&
+               bpf_map__get_next_key(d->skel->maps.sockhash, prev, &next, sizeof(next)) >= 0) {
+                key = next;
+                prev = &key;
+                tracked++;
+        }
+
+        *ret = (DatapathStatistics) {
+                .redirected = sums[SKFP_FP_REDIRECTED],
+                .redirected_bytes = sums[SKFP_FP_REDIRECTED_BYTES],
+                .misses = sums[SKFP_FP_MISSES],
+                .passed = sums[SKFP_FP_PASSED],
+                .passed_bytes = sums[SKFP_FP_PASSED_BYTES],
+                .inserted = sums[SKFP_FP_INSERTED],
+                .insert_failed = sums[SKFP_FP_INSERT_FAILED],
+                .skipped_mark = sums[SKFP_FP_SKIPPED_MARK],
+                .tracked_sockets = tracked,
+        };
+        return 0;
+}
+
+const char *datapath_get_pin_directory(const Datapath *d)
+{
+        return d->pin_directory;
+}
+
+const char *datapath_get_cgroup_path(const Datapath *d)
+{
+        return d->cgroup_path;
+}
