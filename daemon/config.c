@@ -223,6 +223,15 @@ static int parse_timeout_field(Config *c, const char *v, void *field, const char
         return 0;
 }
 
+/* A ".." component anywhere, last one included, climbs out of the directory that was meant. */
+static bool path_has_dotdot(const char *p)
+{
+        for (const char *q = p; (q = strstr(q, "/..")); q++)
+                if (q[3] == '/' || q[3] == 0)
+                        return true;
+        return false;
+}
+
 static int parse_path_field(Config *c, const char *v, void *field, const char **reason)
 {
         char **p = field, *s;
@@ -232,7 +241,7 @@ static int parse_path_field(Config *c, const char *v, void *field, const char **
                 *p = NULL;
                 return 0;
         }
-        if (v[0] != '/' || strstr(v, "/../") || strlen(v) >= 4096) {
+        if (v[0] != '/' || path_has_dotdot(v) || strlen(v) >= 4096) {
                 *reason = "expected an absolute path";
                 return -EINVAL;
         }

@@ -65,12 +65,16 @@ int parse_boolean(const char *s)
 int parse_uint32(const char *s, uint32_t *ret)
 {
         unsigned long long v;
+        const char *digits;
         char *end;
 
         if (!s || !*s || *s == '-' || isspace((unsigned char) *s))
                 return -EINVAL;
+        /* "0x" means hex, but a leading 0 does not mean octal (strtoull's base 0 would read "010"
+         * as 8 and refuse "08"): numbers in the config are decimal, as the docs say. */
+        digits = s + (*s == '+');
         errno = 0;
-        v = strtoull(s, &end, 0);
+        v = strtoull(s, &end, digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X') ? 16 : 10);
         if (errno == ERANGE || v > UINT32_MAX)
                 return -ERANGE;
         if (*end)

@@ -205,6 +205,10 @@ static void test_bad_values(void)
                 "4294967295");
         ASSERT_PARSE_ERROR("[Fastpath]\nCgroupPath=relative/path\n",
                 "t.conf:2: invalid value 'relative/path' for CgroupPath=: expected an absolute path");
+        ASSERT_PARSE_ERROR("[Fastpath]\nCgroupPath=/sys/fs/cgroup/../x\n",
+                "t.conf:2: invalid value '/sys/fs/cgroup/../x' for CgroupPath=: expected an absolute path");
+        ASSERT_PARSE_ERROR("[Manager]\nPinDirectory=/sys/fs/bpf/..\n",
+                "t.conf:2: invalid value '/sys/fs/bpf/..' for PinDirectory=: expected an absolute path");
         ASSERT_PARSE_ERROR("[Manager]\nLogLevel=loud\n",
                 "t.conf:2: invalid value 'loud' for LogLevel=: expected err, warning, notice, info or debug");
 }

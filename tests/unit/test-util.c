@@ -17,6 +17,26 @@ static void test_parse_port(void)
         ASSERT(parse_port(" 80", &p) < 0);
 }
 
+static void test_parse_uint32_decimal_or_hex(void)
+{
+        uint32_t v;
+
+        ASSERT_EQ(parse_uint32("010", &v), 0);
+        ASSERT_EQ(v, 10u);
+        ASSERT_EQ(parse_uint32("08", &v), 0);
+        ASSERT_EQ(v, 8u);
+        ASSERT_EQ(parse_uint32("0x10", &v), 0);
+        ASSERT_EQ(v, 16u);
+        ASSERT_EQ(parse_uint32("0XfF", &v), 0);
+        ASSERT_EQ(v, 255u);
+        ASSERT_EQ(parse_uint32("4294967295", &v), 0);
+        ASSERT_EQ(v, 4294967295u);
+        ASSERT(parse_uint32("4294967296", &v) < 0);
+        ASSERT(parse_uint32("0x", &v) < 0);
+        ASSERT(parse_uint32("0x-1", &v) < 0);
+        ASSERT(parse_uint32("0b1", &v) < 0);
+}
+
 static void test_parse_size(void)
 {
         uint64_t v;
@@ -70,6 +90,7 @@ static void test_parse_boolean(void)
 int main(void)
 {
         RUN(test_parse_port);
+        RUN(test_parse_uint32_decimal_or_hex);
         RUN(test_parse_size);
         RUN(test_parse_sec);
         RUN(test_ifname_valid);

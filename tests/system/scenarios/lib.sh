@@ -1,0 +1,106 @@
+# shellcheck shell=bash
+# Helpers for the scenarios, which run inside the booted container as root (tests/system/lib.sh
+# starts them with nsenter). Each scenario prints "ok"/"FAIL" lines and a closing
+# "N passed, N failed" line; it exits 77 with a reason when a feature it needs is not built yet.
+set -uo pipefail
+
+SKFP_PASSED=0
+SKFP_FAILED=0
+BUS_DEST=org.skfastpath1
+BUS_PATH=/org/skfastpath1
+BUS_IFACE=org.skfastpath1.Manager
+
+ok() {
+        echo "ok   $*"
+        SKFP_PASSED=$((SKFP_PASSED + 1))
+}
+
+fail() {
+        echo "FAIL $*"
+        SKFP_FAILED=$((SKFP_FAILED + 1))
+}
+
+# check DESCRIPTION CMD...: ok when CMD succeeds
+check() {
+        local what=$1
+        shift
+        if "$@"; then ok "$what"; else fail "$what"; fi
+}
+
+skip() {
+        echo "SKIP: $*"
+        exit 77
+}
+
+finish() {
+        echo "$SKFP_PASSED passed, $SKFP_FAILED failed"
+        [ "$SKFP_FAILED" -eq 0 ]
+        exit $?
+}
+
+# A fatal failure: the rest of the scenario cannot run.
+die() {
+        fail "$*"
+        echo "--- skfastpathd journal"
+        journalctl -u skfastpathd.service -u skfastpathd.socket --no-pager -o short-monotonic | tail -n 40
+        finish
+}
+
+unit_state() {
+        systemctl show -P ActiveState "$1"
+}
+
+main_pid() {
+        systemctl show -P MainPID skfastpathd.service
+}
+
+# wait_state UNIT STATE [TENTHS]: polls until the unit is in STATE (default 10 s)
+wait_state() {
+        local unit=$1 want=$2 n=${3:-100} i
+        for ((i = 0; i < n; i++)); do
+                [ "$(unit_state "$unit")" = "$want" ] && return 0
+                sleep 0.1
+        done
+        return 1
+}
+
+# The config the scenarios run with: built-in defaults plus debug logging, unless a scenario
+# writes its own first.
+skfp_write_config() {
+        mkdir -p /etc/skfastpath
+        cat >/etc/skfastpath/skfastpathd.conf
+}
+
+# Introspection of the running daemon (it activates it as a side effect).
+bus_introspect() {
+        busctl --system introspect --xml-interface "$BUS_DEST" "$BUS_PATH" 2>/dev/null
+}
+
+# has_member NAME: the running daemon's org.skfastpath1.Manager has a method or property NAME.
+has_member() {
+        bus_introspect | grep -qE "<(method|property) name=\"$1\""
+}
+
+# require_members NAME...: skip (77) unless every member is in the daemon's introspection.
+require_members() {
+        local m missing=()
+        for m in "$@"; do
+                has_member "$m" || missing+=("$m")
+        done
+        [ ${#missing[@]} -eq 0 ] ||
+                skip "org.skfastpath1.Manager has no ${missing[*]} yet (the D-Bus API is not built in this tree)"
+}
+
+get_property() {
+        busctl --system get-property "$BUS_DEST" "$BUS_PATH" "$BUS_IFACE" "$1"
+}
+
+# holds_listener PID ADDR:PORT: PID has the listening socket ADDR:PORT open (passed by systemd)
+holds_listener() {
+        ss -Hltnp "src $2" 2>/dev/null | grep -q "pid=$1,"
+}
+
+# tcp_connect HOST PORT: opens and closes a TCP connection (bash's /dev/tcp: no extra tools)
+tcp_connect() {
+        timeout 5 bash -c "exec 3<>/dev/tcp/$1/$2 && exec 3>&-"
+}
