@@ -2,17 +2,18 @@
 #include <inttypes.h>
 #include <net/if.h>
 #include <signal.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "bus-error.h"
 #include "bus-manager.h"
 #include "datapath.h"
 #include "intercept.h"
+#include "link.h"
 #include "manager.h"
 #include "polkit.h"
 #include "relay.h"
 #include "routing.h"
+#include "rtnl.h"
 #include "state.h"
 #include "util.h"
 
@@ -36,6 +37,9 @@ int manager_new(Manager **ret, Config *c, const char *config_path)
 /* Egress first (nothing more is redirected), then the relay, then the routes. */
 static void manager_stop_intercept(Manager *m)
 {
+        m->rtnl = rtnl_free(m->rtnl);
+        while (m->links)
+                link_free(m->links);
         m->intercept = intercept_free(m->intercept);
         m->relay = relay_free(m->relay);
         m->routing = routing_free(m->routing);
@@ -134,28 +138,6 @@ static int manager_connect_bus(Manager *m)
         return 0;
 }
 
-/* Attaches interception to the named interface if it exists now: 1 attached, 0 absent or
- * attached already. (Replaced by rtnetlink link tracking.) */
-static int manager_attach_interface(Manager *m, const char *name)
-{
-        _cleanup_close_ int fd = -EBADF;
-        struct ifreq ifr = {};
-        int ifindex;
-
-        if (!m->intercept)
-                return 0;
-        ifindex = (int) if_nametoindex(name);
-        if (ifindex <= 0)
-                return 0;
-        fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
-        if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
-                return log_error_errno(errno, "Failed to read the link type of %s: %m", name);
-        return intercept_attach(m->intercept, ifindex, ifr.ifr_hwaddr.sa_family);
-}
-
 static int manager_start_intercept(Manager *m)
 {
         sigset_t ss;
@@ -179,13 +161,15 @@ static int manager_start_intercept(Manager *m)
         r = intercept_new(&m->intercept, &m->config);
         if (r < 0)
                 return r;
+        /* the managed names; rtnetlink subscribes, then dumps, and attaches every one present */
         for (size_t i = 0; i < m->config.n_interfaces; i++) {
-                r = manager_attach_interface(m, m->config.interfaces[i]);
+                r = link_new(m, m->config.interfaces[i], NULL);
                 if (r < 0)
-                        log_warning_errno(r, "Not intercepting on %s: %m", m->config.interfaces[i]);
-                else if (r > 0)
-                        log_info("Intercepting on %s.", m->config.interfaces[i]);
+                        return log_oom();
         }
+        r = rtnl_new(&m->rtnl, m->event, manager_on_rtnl_link, m);
+        if (r < 0)
+                return r;
         return 0;
 }
 
@@ -254,8 +238,18 @@ void manager_stop(Manager *m)
         datapath_unpin(m->datapath);
 }
 
+void manager_emit_interfaces_changed(Manager *m)
+{
+        /* the bus methods emit for their own changes; this is for what the kernel tells us */
+        if (m->in_bus_call)
+                return;
+        (void) bus_manager_emit_changed(m, "Interfaces");
+}
+
 int manager_add_interface(Manager *m, const char *name)
 {
+        RtnlLink link;
+        Link *l;
         int r;
 
         if (!ifname_valid(name))
@@ -264,13 +258,22 @@ int manager_add_interface(Manager *m, const char *name)
                 return 0;
         if (m->config.n_interfaces >= m->config.max_interfaces)
                 return -E2BIG;
-        r = manager_attach_interface(m, name);
+
+        /* A name that may not exist yet: attached now when it does, else when it appears. */
+        r = config_add_interface(&m->config, name);
         if (r < 0)
                 return r;
-        r = config_add_interface(&m->config, name);
-        if (r < 0 && m->intercept)
-                (void) intercept_detach(m->intercept, (int) if_nametoindex(name));
-        return r;
+        r = link_new(m, name, &l);
+        if (r < 0) {
+                config_remove_interface(&m->config, name);
+                return r;
+        }
+        if (rtnl_get_link(name, &link) >= 0) {
+                m->in_bus_call = true;
+                manager_on_rtnl_link(m, &link);
+                m->in_bus_call = false;
+        }
+        return 1;
 }
 
 int manager_remove_interface(Manager *m, const char *name)
@@ -279,8 +282,7 @@ int manager_remove_interface(Manager *m, const char *name)
                 return -EINVAL;
         if (!config_has_interface(&m->config, name))
                 return -ENOENT;
-        if (m->intercept)
-                (void) intercept_detach(m->intercept, (int) if_nametoindex(name));
+        link_free(manager_find_link(m, name));
         return config_remove_interface(&m->config, name);
 }
 
@@ -355,9 +357,10 @@ int manager_set_fastpath(Manager *m, bool enabled)
 
 int manager_interface_status(Manager *m, const char *name, int *ret_ifindex, bool *ret_attached)
 {
-        /* TODO(links): replace with the Link that link.c tracks for this name. */
-        *ret_ifindex = (int) if_nametoindex(name);
-        *ret_attached = false;
+        Link *l = manager_find_link(m, name);
+
+        *ret_ifindex = l ? l->ifindex : 0;
+        *ret_attached = l ? l->attached : false;
         return 0;
 }
 

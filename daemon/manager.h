@@ -28,6 +28,8 @@ typedef struct Manager {
         Intercept *intercept;
         Routing *routing;
         Link *links;                /* managed interfaces, present or not (link.h) */
+        unsigned link_generation;   /* bumped at each rtnetlink dump */
+        bool in_bus_call;           /* a method is changing links: it emits PropertiesChanged itself */
 
         char *state_directory;
         sd_bus_slot *polkit_slot;   /* owned by polkit.c */
@@ -52,6 +54,9 @@ int manager_remove_interface(Manager *m, const char *name);
 int manager_add_port(Manager *m, uint16_t port);
 int manager_remove_port(Manager *m, uint16_t port);
 int manager_set_fastpath(Manager *m, bool enabled);
+
+/* Emits PropertiesChanged for Interfaces when the kernel changed a managed link. */
+void manager_emit_interfaces_changed(Manager *m);
 
 /* The Interfaces property's view of one managed interface. For now: ifindex by name in the
  * daemon's network namespace (0 while absent), never attached; link tracking (link.c) replaces

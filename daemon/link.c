@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <time.h>
+
+#include "intercept.h"
+#include "link.h"
+#include "util.h"
+
+static uint64_t now_usec(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+int link_new(Manager *m, const char *name, Link **ret)
+{
+        Link *l, **tail;
+
+        l = calloc(1, sizeof(Link));
+        if (!l)
+                return -ENOMEM;
+        l->name = strdup(name);
+        if (!l->name) {
+                free(l);
+                return -ENOMEM;
+        }
+        l->manager = m;
+        /* keep the order of addition: the Interfaces property lists them so */
+        for (tail = &m->links; *tail; tail = &(*tail)->next)
+                ;
+        *tail = l;
+        if (ret)
+                *ret = l;
+        return 0;
+}
+
+static void link_detach(Link *l)
+{
+        if (l->attached && l->manager->intercept) {
+                int r = intercept_detach(l->manager->intercept, l->ifindex);
+
+                if (r < 0)
+                        log_warning_errno(r, "%s: failed to detach from ifindex %d, ignoring: %m", l->name,
+                                l->ifindex);
+        }
+        l->attached = false;
+}
+
+/* The link is gone or no longer carries the name. */
+static void link_lost(Link *l, const char *why)
+{
+        if (l->ifindex == 0)
+                return;
+        log_info("%s: %s (ifindex %d), interception detached.", l->name, why, l->ifindex);
+        link_detach(l);
+        l->ifindex = 0;
+        l->arphrd = 0;
+        manager_emit_interfaces_changed(l->manager);
+}
+
+static void link_found(Link *l, int ifindex, unsigned short arphrd)
+{
+        Manager *m = l->manager;
+        int r;
+
+        if (l->ifindex == ifindex && l->arphrd == arphrd && (l->attached || !m->intercept))
+                return;
+        if (l->ifindex != 0 && l->ifindex != ifindex)
+                link_lost(l, "name moved to another link");
+        if (l->ifindex == ifindex && l->arphrd != arphrd)
+                link_detach(l);   /* the link type decides the program variant */
+        l->ifindex = ifindex;
+        l->arphrd = arphrd;
+        if (m->intercept) {
+                r = intercept_attach(m->intercept, ifindex, arphrd);
+                if (r < 0)
+                        log_warning_errno(r, "%s: failed to attach to ifindex %d: %m", l->name, ifindex);
+                else {
+                        l->attached = true;
+                        l->attached_usec = now_usec();
+                }
+        }
+        log_info("%s: link ifindex %d (type %u) %s.", l->name, ifindex, arphrd,
+                l->attached ? "attached" : "present, not attached");
+        manager_emit_interfaces_changed(m);
+}
+
+Link *link_free(Link *l)
+{
+        Link **p;
+
+        if (!l)
+                return NULL;
+        link_detach(l);
+        for (p = &l->manager->links; *p; p = &(*p)->next)
+                if (*p == l) {
+                        *p = l->next;
+                        break;
+                }
+        free(l->name);
+        free(l);
+        return NULL;
+}
+
+Link *manager_find_link(Manager *m, const char *name)
+{
+        for (Link *l = m->links; l; l = l->next)
+                if (streq(l->name, name))
+                        return l;
+        return NULL;
+}
+
+Link *manager_find_link_by_ifindex(Manager *m, int ifindex)
+{
+        for (Link *l = m->links; l; l = l->next)
+                if (l->ifindex == ifindex)
+                        return l;
+        return NULL;
+}
+
+size_t manager_n_links(Manager *m)
+{
+        size_t n = 0;
+
+        for (Link *l = m->links; l; l = l->next)
+                n++;
+        return n;
+}
+
+void manager_on_rtnl_link(void *userdata, const RtnlLink *ev)
+{
+        Manager *m = userdata;
+        Link *l;
+
+        switch (ev->type) {
+        case RTNL_DUMP_START:
+                m->link_generation++;
+                return;
+        case RTNL_DUMP_DONE:
+                /* anything we believed present that the dump did not report is gone */
+                for (l = m->links; l; l = l->next)
+                        if (l->ifindex != 0 && l->seen != m->link_generation)
+                                link_lost(l, "vanished while events were lost");
+                return;
+        case RTNL_LINK_DEL:
+                l = manager_find_link_by_ifindex(m, ev->ifindex);
+                if (l) {
+                        /* the kernel removed the tcx link with the device; drop our fd */
+                        link_lost(l, "link removed");
+                }
+                return;
+        case RTNL_LINK_NEW:
+                l = manager_find_link_by_ifindex(m, ev->ifindex);
+                if (l && !streq(l->name, ev->name))
+                        link_lost(l, "renamed away");
+                l = manager_find_link(m, ev->name);
+                if (!l)
+                        return;
+                l->seen = m->link_generation;
+                link_found(l, ev->ifindex, ev->arphrd);
+                return;
+        default:
+                return;
+        }
+}
