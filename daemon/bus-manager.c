@@ -73,16 +73,61 @@ static int manager_error(Manager *m, int r, Subject s, const char *what, sd_bus_
         return sd_bus_error_setf(error, SKFP_ERROR_FAILED, "Failed to %s: %s.", what, strerror(-r));
 }
 
-/* Called after a change was made: on failure the caller undoes the change. */
-static int persist(Manager *m, const char *what, sd_bus_error *error)
-{
-        int r = state_save(m->state_directory, &m->config);
+/* A change made by a method, and how to take it back when it cannot be saved. */
+typedef struct Change {
+        Subject subject;
+        const char *what;          /* "add port 80": for errors and the log */
+        const char *property;      /* emitted when something changed */
+        int (*undo)(Manager *m, const struct Change *c);
+        const char *name;          /* the argument: an interface name, */
+        uint16_t port;             /* a port, */
+        bool enabled;              /* or the switch */
+} Change;
 
+static int undo_add_interface(Manager *m, const Change *c)
+{
+        return manager_remove_interface(m, c->name);
+}
+
+static int undo_remove_interface(Manager *m, const Change *c)
+{
+        return manager_add_interface(m, c->name);
+}
+
+static int undo_add_port(Manager *m, const Change *c)
+{
+        return manager_remove_port(m, c->port);
+}
+
+static int undo_remove_port(Manager *m, const Change *c)
+{
+        /* An InterceptOnlyPorts= port comes back as a fastpath port until the next start
+         * restores it from the unchanged state file. */
+        return manager_add_port(m, c->port);
+}
+
+static int undo_set_fastpath(Manager *m, const Change *c)
+{
+        return manager_set_fastpath(m, !c->enabled);
+}
+
+/* After the manager operation returned r: persist -> PropertiesChanged -> reply, or the error. */
+static int change_commit(Manager *m, sd_bus_message *message, const Change *c, int r, sd_bus_error *error)
+{
         if (r < 0)
-                return sd_bus_error_setf(error, SKFP_ERROR_FAILED,
-                        "Failed to %s: the state could not be saved in %s: %s; nothing was changed.", what,
-                        m->state_directory, strerror(-r));
-        return 0;
+                return manager_error(m, r, c->subject, c->what, error);
+        if (r > 0) {
+                r = state_save(m->state_directory, &m->config);
+                if (r < 0) {
+                        (void) c->undo(m, c);
+                        return sd_bus_error_setf(error, SKFP_ERROR_FAILED,
+                                "Failed to %s: the state could not be saved in %s: %s; nothing was changed.",
+                                c->what, m->state_directory, strerror(-r));
+                }
+                log_info("Done: %s.", c->what);
+                (void) bus_manager_emit_changed(m, c->property);
+        }
+        return sd_bus_reply_method_return(message, NULL);
 }
 
 static int method_add_interface(sd_bus_message *message, void *userdata, sd_bus_error *error)
@@ -107,19 +152,9 @@ static int method_add_interface(sd_bus_message *message, void *userdata, sd_bus_
 
         if (asprintf(&what, "add interface %s", name) < 0)
                 return -ENOMEM;
-        r = manager_add_interface(m, name);
-        if (r < 0)
-                return manager_error(m, r, SUBJECT_INTERFACE, what, error);
-        if (r > 0) {
-                r = persist(m, what, error);
-                if (r < 0) {
-                        (void) manager_remove_interface(m, name);
-                        return r;
-                }
-                log_info("Managing interface %s.", name);
-                (void) bus_manager_emit_changed(m, "Interfaces");
-        }
-        return sd_bus_reply_method_return(message, NULL);
+        return change_commit(m, message, &(Change) { .subject = SUBJECT_INTERFACE, .what = what, .property = "Interfaces",
+                        .undo = undo_add_interface, .name = name },
+                manager_add_interface(m, name), error);
 }
 
 static int method_remove_interface(sd_bus_message *message, void *userdata, sd_bus_error *error)
@@ -141,19 +176,9 @@ static int method_remove_interface(sd_bus_message *message, void *userdata, sd_b
 
         if (asprintf(&what, "remove interface %s", name) < 0)
                 return -ENOMEM;
-        r = manager_remove_interface(m, name);
-        if (r < 0)
-                return manager_error(m, r, SUBJECT_INTERFACE, what, error);
-        if (r > 0) {
-                r = persist(m, what, error);
-                if (r < 0) {
-                        (void) manager_add_interface(m, name);
-                        return r;
-                }
-                log_info("No longer managing interface %s.", name);
-                (void) bus_manager_emit_changed(m, "Interfaces");
-        }
-        return sd_bus_reply_method_return(message, NULL);
+        return change_commit(m, message, &(Change) { .subject = SUBJECT_INTERFACE, .what = what, .property = "Interfaces",
+                        .undo = undo_remove_interface, .name = name },
+                manager_remove_interface(m, name), error);
 }
 
 static int method_add_port(sd_bus_message *message, void *userdata, sd_bus_error *error)
@@ -174,19 +199,9 @@ static int method_add_port(sd_bus_message *message, void *userdata, sd_bus_error
                 return r < 0 ? r : 1;
 
         snprintf(what, sizeof(what), "add port %u", port);
-        r = manager_add_port(m, port);
-        if (r < 0)
-                return manager_error(m, r, SUBJECT_PORT, what, error);
-        if (r > 0) {
-                r = persist(m, what, error);
-                if (r < 0) {
-                        (void) manager_remove_port(m, port);
-                        return r;
-                }
-                log_info("Managing port %u.", port);
-                (void) bus_manager_emit_changed(m, "Ports");
-        }
-        return sd_bus_reply_method_return(message, NULL);
+        return change_commit(m, message, &(Change) { .subject = SUBJECT_PORT, .what = what, .property = "Ports",
+                        .undo = undo_add_port, .port = port },
+                manager_add_port(m, port), error);
 }
 
 static int method_remove_port(sd_bus_message *message, void *userdata, sd_bus_error *error)
@@ -207,21 +222,9 @@ static int method_remove_port(sd_bus_message *message, void *userdata, sd_bus_er
                 return r < 0 ? r : 1;
 
         snprintf(what, sizeof(what), "remove port %u", port);
-        r = manager_remove_port(m, port);
-        if (r < 0)
-                return manager_error(m, r, SUBJECT_PORT, what, error);
-        if (r > 0) {
-                r = persist(m, what, error);
-                if (r < 0) {
-                        /* An InterceptOnlyPorts= port comes back as a fastpath port until the next
-                         * start restores it from the unchanged state file. */
-                        (void) manager_add_port(m, port);
-                        return r;
-                }
-                log_info("No longer managing port %u.", port);
-                (void) bus_manager_emit_changed(m, "Ports");
-        }
-        return sd_bus_reply_method_return(message, NULL);
+        return change_commit(m, message, &(Change) { .subject = SUBJECT_PORT, .what = what, .property = "Ports",
+                        .undo = undo_remove_port, .port = port },
+                manager_remove_port(m, port), error);
 }
 
 static int method_set_fastpath(sd_bus_message *message, void *userdata, sd_bus_error *error)
@@ -238,19 +241,9 @@ static int method_set_fastpath(sd_bus_message *message, void *userdata, sd_bus_e
                 return r < 0 ? r : 1;
 
         what = enabled ? "switch the fastpath on" : "switch the fastpath off";
-        r = manager_set_fastpath(m, enabled);
-        if (r < 0)
-                return manager_error(m, r, SUBJECT_SWITCH, what, error);
-        if (r > 0) {
-                r = persist(m, what, error);
-                if (r < 0) {
-                        (void) manager_set_fastpath(m, !enabled);
-                        return r;
-                }
-                log_info("Fastpath switched %s.", enabled ? "on" : "off");
-                (void) bus_manager_emit_changed(m, "Fastpath");
-        }
-        return sd_bus_reply_method_return(message, NULL);
+        return change_commit(m, message, &(Change) { .subject = SUBJECT_SWITCH, .what = what, .property = "Fastpath",
+                        .undo = undo_set_fastpath, .enabled = enabled },
+                manager_set_fastpath(m, enabled), error);
 }
 
 static int method_get_statistics(sd_bus_message *message, void *userdata, sd_bus_error *error)
