@@ -83,7 +83,7 @@ skfp_sys_boot() {
         done < <(find "$DESTDIR" \( -type f -o -type l \) -print0)
         binds+=("--bind-ro=$SKFP_TOP/tests/system/scenarios:/skfp-test")
         # test helpers built for the scenarios (not installed): /skfp-bin/NAME
-        for f in "$SKFP_BUILD"/tests/system/skfp-*; do
+        for f in "$SKFP_BUILD"/tests/*/skfp-*; do
                 [ -f "$f" ] && [ -x "$f" ] && binds+=("--bind-ro=$f:/skfp-bin/${f##*/}")
         done
         binds+=("${SKFP_SYS_EXTRA_BINDS[@]}")
