@@ -6,6 +6,7 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/param.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
@@ -53,6 +54,9 @@ struct RelayConnection {
         bool connecting;
         bool closing;               /* the relay stops: flush, FIN both sides, wait for their FINs */
         bool fin_seen[2];           /* fd[s] returned EOF (or failed) */
+        bool stalled[2];            /* a write to fd[t] failed with ENOMEM: retried by a timer */
+        sd_event_source *retry;
+        uint64_t retry_usec;
 };
 
 typedef struct RelayListener {
@@ -206,6 +210,7 @@ static RelayConnection *connection_free(RelayConnection *c)
                 direction_release_buffer(r, &c->dir[s]);
         }
         sd_event_source_disable_unref(c->timer);
+        sd_event_source_disable_unref(c->retry);
 
         if (c->prev)
                 c->prev->next = c->next;
@@ -244,6 +249,46 @@ static int connection_abort(RelayConnection *c, int side, int error)
         return 0;
 }
 
+static int connection_update(RelayConnection *c);
+static int connection_write(RelayConnection *c, int t);
+static int connection_abort(RelayConnection *c, int side, int error);
+
+static int on_write_retry(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        RelayConnection *c = userdata;
+        int q;
+
+        for (int t = 0; t < 2; t++) {
+                if (!c->stalled[t])
+                        continue;
+                c->stalled[t] = false;
+                q = connection_write(c, t);
+                if (q < 0)
+                        return connection_abort(c, t, q);
+        }
+        return connection_update(c);
+}
+
+/* A fastpath socket (in the sockhash) whose peer does not read fails send() with ENOMEM once
+ * the peer's memory is used up, instead of EAGAIN, and never becomes "writable" later: the
+ * kernel does not wake us when the peer reads. Retry on a timer, backing off to 200 ms. */
+static int connection_stall(RelayConnection *c, int t)
+{
+        Relay *r = c->relay;
+        int q;
+
+        c->stalled[t] = true;
+        c->retry_usec = c->retry_usec ? MIN(c->retry_usec * 2, 200 * 1000ULL) : 5 * 1000ULL;
+        if (!c->retry)
+                q = sd_event_add_time_relative(r->event, &c->retry, CLOCK_MONOTONIC, c->retry_usec, 0,
+                                               on_write_retry, c);
+        else
+                q = sd_event_source_set_time_relative(c->retry, c->retry_usec);
+        if (q >= 0)
+                q = sd_event_source_set_enabled(c->retry, SD_EVENT_ONESHOT);
+        return q;
+}
+
 /* Writes what was read from fd[!t] to fd[t]; passes EOF on once everything is written. */
 static int connection_write(RelayConnection *c, int t)
 {
@@ -258,8 +303,11 @@ static int connection_write(RelayConnection *c, int t)
                                 continue;
                         if (errno == EAGAIN)
                                 return 0;
+                        if (errno == ENOMEM)
+                                return connection_stall(c, t);
                         return -errno;
                 }
+                c->retry_usec = 0;
                 d->start += (size_t) n;
                 if (t == SIDE_UPSTREAM)
                         r->stats.bytes_to_upstream += (uint64_t) n;
@@ -344,7 +392,7 @@ static int connection_update(RelayConnection *c)
                 } else {
                         if (connection_can_read(c, s))
                                 events |= EPOLLIN;
-                        if (connection_has_pending(c, s))
+                        if (connection_has_pending(c, s) && !c->stalled[s])
                                 events |= EPOLLOUT;
                 }
                 if (events == 0)

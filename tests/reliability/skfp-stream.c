@@ -19,6 +19,11 @@
  *                                           GO_FILE (at most SECONDS), then each echoes a
  *                                           second message and ends with half-close and EOF;
  *                                           prints "ok kept=COUNT" or "FAIL kept=K of COUNT"
+ *   skfp-stream burst HOST PORT READY_FILE GO_FILE SECONDS
+ *                                           send without reading the echo until every buffer on
+ *                                           the way is full (at most 32 MiB), create READY_FILE,
+ *                                           wait for GO_FILE, then read the whole echo: "ok burst
+ *                                           sent=N ..."
  *   skfp-stream wait-eof HOST PORT SECONDS [READY_FILE]
  *                                           echo one message, create READY_FILE, then wait for
  *                                           the peer's end: "eof" (read returned 0, exit 0),
@@ -48,6 +53,7 @@
 #define RATE (4 * 1024 * 1024)          /* bytes per second, each way */
 #define SERVE_LIFETIME 900
 #define IO_TIMEOUT_MS 20000
+#define BURST_MAX (32 * 1024 * 1024)
 
 static uint64_t now_ms(void)
 {
@@ -324,6 +330,7 @@ static int stream(const char *host, const char *port, int seconds, const char *p
 /* Sends n pattern bytes from offset off and reads their echo back (blocking, with timeouts). */
 static int echo_exchange(int fd, uint64_t seed, uint64_t off, size_t n)
 {
+        uint64_t deadline = now_ms() + IO_TIMEOUT_MS;
         uint8_t out[1024], in[1024];
         size_t got = 0;
 
@@ -335,7 +342,7 @@ static int echo_exchange(int fd, uint64_t seed, uint64_t off, size_t n)
         while (got < n) {
                 ssize_t k = recv(fd, in + got, n - got, 0);
 
-                if (k < 0 && (errno == EINTR || errno == EAGAIN))
+                if (k < 0 && (errno == EINTR || errno == EAGAIN) && now_ms() < deadline)
                         continue;
                 if (k <= 0)
                         return -1;
@@ -363,16 +370,26 @@ static int hold(const char *host, const char *port, int count, const char *ready
         deadline = now_ms() + (uint64_t) seconds * 1000;
         while (!file_exists(go) && now_ms() < deadline)
                 usleep(20000);
+        deadline = now_ms();
         for (int i = 0; i < count; i++) {
                 uint8_t b;
+                ssize_t n;
 
                 if (echo_exchange(fds[i], seed + (uint64_t) i, 100, 200) < 0) {
                         printf("     connection %d (local port %d): second echo failed: %s\n", i,
                                local_port(fds[i]), strerror(errno));
                         continue;
                 }
-                if (shutdown(fds[i], SHUT_WR) < 0 || recv(fds[i], &b, 1, 0) != 0) {
-                        printf("     connection %d: no clean end\n", i);
+                if (shutdown(fds[i], SHUT_WR) < 0) {
+                        printf("     connection %d: shutdown: %s\n", i, strerror(errno));
+                        continue;
+                }
+                /* a fastpath socket may wake without data (EAGAIN) after its FIN is acked */
+                do
+                        n = recv(fds[i], &b, 1, 0);
+                while (n < 0 && (errno == EAGAIN || errno == EINTR) && now_ms() < deadline + IO_TIMEOUT_MS);
+                if (n != 0) {
+                        printf("     connection %d: no clean end (%zd: %s)\n", i, n, n < 0 ? strerror(errno) : "data");
                         continue;
                 }
                 kept++;
@@ -383,6 +400,84 @@ static int hold(const char *host, const char *port, int count, const char *ready
         }
         printf("ok kept=%d bytes_checked=%d\n", kept, kept * 600);
         return 0;
+}
+
+/* Sends until every buffer on the way is full (nobody reads the echo), so that the relay holds
+ * unwritten bytes in both directions; then READY_FILE, wait for GO_FILE, and read it all back. */
+static int burst(const char *host, const char *port, const char *ready, const char *go, int seconds)
+{
+        uint64_t seed = 0xb0000000ULL + (uint64_t) getpid(), sent = 0, received = 0, idle_since;
+        uint64_t deadline = now_ms() + (uint64_t) seconds * 1000;
+        uint8_t buf[CHUNK];
+        bool shut = false;
+        int fd;
+
+        fd = connect_to(host, port);
+        if (fd < 0)
+                return 1;
+        (void) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        idle_since = now_ms();
+        /* bounded: a fastpath peer that does not read takes far more than TCP's buffers (up to
+         * the system's TCP memory limit, skfastpathd(8)): never run this against one unbounded */
+        while (now_ms() - idle_since < 500 && now_ms() < deadline && sent < BURST_MAX) {
+                ssize_t w;
+
+                fill(seed, sent, buf, sizeof(buf));
+                w = send(fd, buf, sizeof(buf), MSG_NOSIGNAL);
+                if (w > 0) {
+                        sent += (uint64_t) w;
+                        idle_since = now_ms();
+                } else if (w < 0 && errno != EAGAIN && errno != EINTR && errno != ENOMEM) {
+                        /* ENOMEM: a fastpath socket whose peer does not read (skfastpathd(8)) */
+                        printf("FAIL send: %s\n", strerror(errno));
+                        return 1;
+                } else
+                        usleep(10000);
+        }
+        touch(ready);
+        while (!file_exists(go) && now_ms() < deadline)
+                usleep(20000);
+        for (;;) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                ssize_t n;
+                int64_t bad;
+
+                if (received == sent && !shut) {
+                        (void) shutdown(fd, SHUT_WR);
+                        shut = true;
+                }
+                if (now_ms() > deadline + IO_TIMEOUT_MS) {
+                        printf("FAIL stalled at received=%llu of sent=%llu\n", (unsigned long long) received,
+                               (unsigned long long) sent);
+                        return 1;
+                }
+                if (poll(&p, 1, 100) <= 0)
+                        continue;
+                n = recv(fd, buf, sizeof(buf), 0);
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        continue;
+                if (n < 0) {
+                        printf("%s at received=%llu: %s\n", errno == ECONNRESET ? "reset" : "FAIL",
+                               (unsigned long long) received, strerror(errno));
+                        return errno == ECONNRESET ? 2 : 1;
+                }
+                if (n == 0) {
+                        if (received != sent) {
+                                printf("FAIL eof at received=%llu of sent=%llu\n", (unsigned long long) received,
+                                       (unsigned long long) sent);
+                                return 1;
+                        }
+                        printf("ok burst sent=%llu received=%llu\n", (unsigned long long) sent,
+                               (unsigned long long) received);
+                        return 0;
+                }
+                bad = check(seed, received, buf, (size_t) n);
+                if (bad >= 0 || received + (uint64_t) n > sent) {
+                        printf("FAIL corrupt echo at offset %lld\n", (long long) bad);
+                        return 1;
+                }
+                received += (uint64_t) n;
+        }
 }
 
 static int wait_eof(const char *host, const char *port, int seconds, const char *ready)
@@ -436,6 +531,8 @@ int main(int argc, char *argv[])
                 return stream(argv[2], argv[3], atoi(argv[4]), argc > 5 ? argv[5] : NULL, argc > 6 ? argv[6] : NULL);
         if (argc >= 8 && strcmp(argv[1], "hold") == 0)
                 return hold(argv[2], argv[3], atoi(argv[4]), argv[5], argv[6], atoi(argv[7]));
+        if (argc >= 7 && strcmp(argv[1], "burst") == 0)
+                return burst(argv[2], argv[3], argv[4], argv[5], atoi(argv[6]));
         if (argc >= 5 && strcmp(argv[1], "wait-eof") == 0)
                 return wait_eof(argv[2], argv[3], atoi(argv[4]), argc > 5 ? argv[5] : NULL);
         fprintf(stderr, "usage: see the comment at the top of skfp-stream.c\n");
