@@ -524,6 +524,18 @@ Datapath *datapath_free(Datapath *d)
         return NULL;
 }
 
+static void pin_directory_remove(Datapath *d)
+{
+        if (rmdir(d->pin_directory) >= 0 || errno == ENOENT)
+                return;
+        /* the unit makes it a read-only mount point of its own (ReadWritePaths=), and removes it
+         * after the stop (ExecStopPost=) */
+        if (errno == EROFS || errno == EBUSY)
+                log_debug_errno(errno, "Cannot remove %s, leaving it to the service manager: %m", d->pin_directory);
+        else
+                log_warning_errno(errno, "Failed to remove %s, ignoring: %m", d->pin_directory);
+}
+
 void datapath_unpin(Datapath *d)
 {
         struct bpf_map *maps[N_PINNED_MAPS];
@@ -560,8 +572,7 @@ void datapath_unpin(Datapath *d)
                         log_warning_errno(r, "Failed to unpin map %s, ignoring: %m", bpf_map__name(maps[i]));
         }
 
-        if (rmdir(d->pin_directory) < 0 && errno != ENOENT)
-                log_warning_errno(errno, "Failed to remove %s, ignoring: %m", d->pin_directory);
+        pin_directory_remove(d);
         log_info("Fastpath detached from cgroup %s and unpinned.", d->cgroup_path);
 }
 
@@ -704,8 +715,7 @@ void datapath_forget_pins(Datapath *d)
                 if (r < 0 && r != -ENOENT && r != -EINVAL)
                         log_warning_errno(r, "Failed to unpin the sockops link, ignoring: %m");
         }
-        if (rmdir(d->pin_directory) < 0 && errno != ENOENT)
-                log_warning_errno(errno, "Failed to remove %s, ignoring: %m", d->pin_directory);
+        pin_directory_remove(d);
 }
 
 int datapath_repin(const Config *c, const char *name, int fd)

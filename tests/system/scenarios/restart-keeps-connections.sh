@@ -152,6 +152,8 @@ check "one sockops program, not a second ($(sockops))" test "$(wc -w <<<"$(socko
 check "the same tcx links, taken over, none added ($(tcx_links "$t_restart"))" \
         test "$(tcx_links "$t_restart")" = "$links"
 check "the store was emptied by the new process" grep -q 'Released the service manager' <<<"$log"
+warnings=$(journalctl -u skfastpathd.service --since "$t_restart" -p warning -o cat --no-pager)
+check "no warnings from either process about the restart${warnings:+: $warnings}" test -z "$warnings"
 
 check "the fastpath stream flows after the restart" moving "$D/fp.progress"
 check "the relayed stream flows after the restart" moving "$D/relay.progress"
@@ -179,7 +181,20 @@ check "relayed stream byte-exact across the restart" grep -q '^ok sent=' "$D/skf
 echo "     relayed connections before the restart: $active (counted by the old process)"
 systemctl stop skfp-fp-server.service 2>/dev/null
 
+# a stop (not a restart) closes relayed connections with a FIN: one client on the fastpath,
+# one on plain TCP
+run_unit skfp-eof "$STREAM" wait-eof 198.18.0.10 7 30 "$D/eof1.ready"
+"$STREAM" wait-eof 198.18.0.10 7 30 "$D/eof2.ready" >"$D/eof2.out" 2>&1 &
+EOF2=$!
+for _ in $(seq 200); do [ -e "$D/eof1.ready" ] && [ -e "$D/eof2.ready" ] && break; sleep 0.05; done
+check "two relayed connections open at the stop" test -e "$D/eof1.ready" -a -e "$D/eof2.ready"
 check "systemctl stop" systemctl stop skfastpathd.service
+ended skfp-eof
+rc=0
+wait "$EOF2" || rc=$?
+check "relayed clients read EOF at the stop, not a reset ($(cat "$D/skfp-eof.out"); $(cat "$D/eof2.out"))" \
+        grep -q '^eof' "$D/skfp-eof.out" "$D/eof2.out"
+check "... both" test "$(cat "$D/skfp-eof.out" "$D/eof2.out" | grep -c '^eof')" = 2
 check "clean exit (Result=$(systemctl show -P Result skfastpathd.service))" \
         test "$(systemctl show -P Result skfastpathd.service)" = success
 after=$(snapshot)
