@@ -152,7 +152,9 @@ check "one sockops program, not a second ($(sockops))" test "$(wc -w <<<"$(socko
 check "the same tcx links, taken over, none added ($(tcx_links "$t_restart"))" \
         test "$(tcx_links "$t_restart")" = "$links"
 check "the store was emptied by the new process" grep -q 'Released the service manager' <<<"$log"
-warnings=$(journalctl -u skfastpathd.service --since "$t_restart" -p warning -o cat --no-pager)
+# (the container inherits the host's hard RLIMIT_NOFILE, which may be below LimitNOFILE=65536)
+warnings=$(journalctl -u skfastpathd.service --since "$t_restart" -p warning -o cat --no-pager |
+        grep -v '^The file descriptor limit [0-9]* is below' || true)
 check "no warnings from either process about the restart${warnings:+: $warnings}" test -z "$warnings"
 
 check "the fastpath stream flows after the restart" moving "$D/fp.progress"
