@@ -124,10 +124,11 @@ static void manager_log_statistics(Manager *m)
                 log_info("Relay statistics: connections_total=%" PRIu64 " connections_active=%" PRIu64
                          " bytes_to_upstream=%" PRIu64 " bytes_to_client=%" PRIu64
                          " connect_failed=%" PRIu64 " connect_timeouts=%" PRIu64 " resets=%" PRIu64
-                         " rejected=%" PRIu64 " errors=%" PRIu64,
+                         " rejected=%" PRIu64 " errors=%" PRIu64 " discarded_bytes=%" PRIu64
+                         " taken_over=%" PRIu64,
                          rs.connections_total, rs.connections_active, rs.bytes_to_upstream,
                          rs.bytes_to_client, rs.connect_failed, rs.connect_timeouts, rs.resets,
-                         rs.rejected, rs.errors);
+                         rs.rejected, rs.errors, rs.discarded_bytes, rs.taken_over);
         }
 }
 

@@ -52,8 +52,8 @@ struct RelayConnection {
         sd_event_source *timer;     /* connect timeout */
         RelayDirection dir[2];      /* dir[s]: read from fd[s], written to fd[!s] */
         bool connecting;
-        bool closing;               /* the relay stops: flush, FIN both sides, wait for their FINs */
-        bool fin_seen[2];           /* fd[s] returned EOF (or failed) */
+        bool fin_seen[2];           /* fd[s] returned EOF (or failed); stopping, we FIN first and
+                                     * wait for these before closing (connection_begin_close()) */
         bool stalled[2];            /* a write to fd[t] failed with ENOMEM: retried by a timer */
         sd_event_source *retry;
         uint64_t retry_usec;
@@ -251,7 +251,6 @@ static int connection_abort(RelayConnection *c, int side, int error)
 
 static int connection_update(RelayConnection *c);
 static int connection_write(RelayConnection *c, int t);
-static int connection_abort(RelayConnection *c, int side, int error);
 
 static int on_write_retry(sd_event_source *s, uint64_t usec, void *userdata)
 {
@@ -374,8 +373,8 @@ static int connection_update(RelayConnection *c)
         bool lingering = c->dir[SIDE_CLIENT].shut && c->dir[SIDE_UPSTREAM].shut;
         int r;
 
-        /* Both FINs passed on. While stopping (closing), we sent them first: wait for the peers'
-         * own FINs, so that close() finds no unread data and sends no reset. */
+        /* Both FINs passed on. While stopping we sent them first: wait for the peers' own FINs,
+         * so that close() finds no unread data and sends no reset. */
         if (lingering && c->fin_seen[SIDE_CLIENT] && c->fin_seen[SIDE_UPSTREAM]) {
                 log_debug("Relayed connection closed.");
                 connection_free(c);
@@ -812,7 +811,6 @@ static void connection_begin_close(RelayConnection *c)
         Relay *r = c->relay;
         int q;
 
-        c->closing = true;
         if (c->connecting) {
                 c->connecting = false;
                 c->timer = sd_event_source_disable_unref(c->timer);
