@@ -1,0 +1,62 @@
+#!/bin/bash
+# With the socket unit masked the daemon opens its listener itself: a restart hands that
+# listening socket over too (the same socket, so nothing queued in it is lost), along with the
+# relayed connections; a stop closes it.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+STREAM=/skfp-bin/skfp-stream
+W=skfp-world
+D=/run/skfp-test
+[ -x "$STREAM" ] || skip "no $STREAM (tests/reliability is not built)"
+mkdir -p "$D"
+ip netns add "$W" || skip "cannot create a network namespace in the container"
+ip link add skfp-c0 type veth peer name skfp-w0 netns "$W"
+ip addr add 198.19.0.1/24 dev skfp-c0
+ip link set skfp-c0 up
+ip -n "$W" addr add 198.19.0.2/24 dev skfp-w0
+ip -n "$W" addr add 198.18.0.10/32 dev lo
+ip -n "$W" link set lo up
+ip -n "$W" link set skfp-w0 up
+ip route add 198.18.0.10/32 via 198.19.0.2 dev skfp-c0
+nsenter --net="/run/netns/$W" "$STREAM" serve 7 >"$D/world.out" 2>&1 &
+WORLD=$!
+for _ in $(seq 100); do grep -q ready "$D/world.out" && break; sleep 0.05; done
+skfp_write_config <<CONF
+[Intercept]
+Interfaces=skfp-c0
+Ports=7
+[Manager]
+LogLevel=debug
+CONF
+
+listener_inode() { # the socket inode of the IPv4 listener on 15001
+        ss -Hltne 'sport = :15001' | grep -o 'ino:[0-9]*' | head -n1
+}
+
+check "mask the socket unit" systemctl mask skfastpathd.socket
+check "service started" systemctl start skfastpathd.service
+wait_state skfastpathd.service active 100 || die "skfastpathd.service did not start"
+sleep 0.5
+ino=$(listener_inode)
+check "the daemon's own listener ($ino)" test -n "$ino"
+"$STREAM" hold 198.18.0.10 7 5 "$D/held.ready" "$D/held.go" 60 >"$D/held.out" 2>&1 &
+HELD=$!
+for _ in $(seq 200); do [ -e "$D/held.ready" ] && break; sleep 0.05; done
+check "5 relayed connections open" test -e "$D/held.ready"
+
+check "systemctl restart" systemctl restart skfastpathd.service
+log=$(journalctl -u skfastpathd.service -o cat --no-pager | tail -n 80)
+check "the same listening socket, handed over ($(listener_inode))" test "$(listener_inode)" = "$ino"
+check "the relayed connections taken over" grep -q '^Took over 5 relayed connection' <<<"$log"
+touch "$D/held.go"
+wait "$HELD"
+check "all kept ($(cat "$D/held.out"))" grep -q '^ok kept=5 ' "$D/held.out"
+"$STREAM" stream 198.18.0.10 7 1 >"$D/new.out" 2>&1
+check "a new connection after the restart is relayed byte-exact ($(cat "$D/new.out"))" grep -q '^ok sent=' "$D/new.out"
+check "systemctl stop" systemctl stop skfastpathd.service
+check "the listener is gone with the daemon" test -z "$(listener_inode)"
+systemctl unmask skfastpathd.socket
+kill "$WORLD" 2>/dev/null
+ip netns del "$W"
+finish
