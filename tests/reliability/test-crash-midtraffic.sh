@@ -27,9 +27,9 @@ in_cg() {
 progress() { cut -d' ' -f2 "$1" 2>/dev/null || echo 0; }
 # wait until the stream behind PROGRESS_FILE has received more than it had
 moving() { # PROGRESS_FILE
-        local before i
+        local before
         before=$(progress "$1")
-        for i in $(seq 100); do
+        for _ in $(seq 100); do
                 [ "$(progress "$1")" -gt "$before" ] && return 0
                 sleep 0.05
         done

@@ -21,8 +21,8 @@ CONF
 ms() { date +%s%3N; }
 resets_in_world() { grep -c '^reset 7 ' "$T/world.log" || true; }
 wait_files() {
-        local f i all
-        for i in $(seq 200); do
+        local f all
+        for _ in $(seq 200); do
                 all=1
                 for f in "$@"; do [ -e "$f" ] || all=0; done
                 [ "$all" = 1 ] && return 0
@@ -47,7 +47,7 @@ B=$!
 in_client "$STREAM" stream 198.18.0.10 7 30 "$T/c.progress" >"$T/c.out" 2>&1 &
 C=$!
 SKFP_CLEANUP_HOOKS+=("kill $A $B $C 2>/dev/null")
-for i in $(seq 100); do
+for _ in $(seq 100); do
         [ -e "$T/a.ready" ] && [ -e "$T/b.ready" ] && [ "$(cut -d' ' -f2 "$T/c.progress" 2>/dev/null || echo 0)" -gt 100000 ] && break
         sleep 0.05
 done

@@ -29,7 +29,6 @@ SKFP_TOP=${SKFP_SOURCE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SKFP_BUILD=${SKFP_BUILD_ROOT:-$SKFP_TOP/build}
 SKFP_SYS_CAPS=${SKFP_SYS_CAPS-CAP_BPF,CAP_PERFMON}
 SKFP_SYS_SYSCALLS=${SKFP_SYS_SYSCALLS-bpf}
-SKFP_SYS_EXTRA_BINDS=()   # more systemd-nspawn --bind(-ro)= arguments, set before skfp_sys_boot
 
 skfp_skip() {
         echo "SKIP: $*"
@@ -86,7 +85,6 @@ skfp_sys_boot() {
         for f in "$SKFP_BUILD"/tests/*/skfp-*; do
                 [ -f "$f" ] && [ -x "$f" ] && binds+=("--bind-ro=$f:/skfp-bin/${f##*/}")
         done
-        binds+=("${SKFP_SYS_EXTRA_BINDS[@]}")
         # the scenarios read BPF attachments with the host's bpftool (its libraries are in the rootfs)
         f=$(command -v bpftool || true)
         [ -n "$f" ] && binds+=("--bind-ro=$(readlink -f "$f"):/usr/local/sbin/bpftool")
