@@ -32,6 +32,7 @@ ip -n "$W" addr add 198.18.0.10/32 dev lo
 ip -n "$W" link set lo up
 ip -n "$W" link set skfp-w0 up
 ip route add 198.18.0.10/32 via 198.19.0.2 dev skfp-c0
+ulimit -n 16384 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 nsenter --net="/run/netns/$W" "$STREAM" serve 7 >"$D/world.out" 2>&1 &
 WORLD=$!
 for _ in $(seq 100); do grep -q ready "$D/world.out" && break; sleep 0.05; done
@@ -56,7 +57,7 @@ snapshot() {
 run_unit() { # NAME ARGS...
         local name=$1
         shift
-        systemd-run --quiet --unit="$name" -p StandardOutput="file:$D/$name.out" \
+        systemd-run --quiet --unit="$name" -p LimitNOFILE=16384 -p StandardOutput="file:$D/$name.out" \
                 -p StandardError="file:$D/$name.err" "$@"
 }
 received() { cut -d' ' -f2 "$1" 2>/dev/null || echo 0; }
