@@ -12,30 +12,13 @@
 
 HELD=${SKFP_HELD:-200}
 STREAM=/skfp-bin/skfp-stream
-W=skfp-world
 D=/run/skfp-test
-[ -x "$STREAM" ] || skip "no $STREAM (tests/reliability is not built)"
 command -v bpftool >/dev/null || skip "no bpftool in the container"
 CG2=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") print $5; break } }' \
         /proc/self/mountinfo | head -n1)
-mkdir -p "$D"
 
 # the world: a namespace with an echo server on 198.18.0.10:7, behind skfp-c0
-ip netns add "$W" || skip "cannot create a network namespace in the container"
-ip link add skfp-c0 type veth peer name skfp-w0 netns "$W"
-ip addr add 198.19.0.1/24 dev skfp-c0
-# no link-local address, whose route would appear some time later and spoil the snapshots
-ip link set skfp-c0 addrgenmode none
-ip link set skfp-c0 up
-ip -n "$W" addr add 198.19.0.2/24 dev skfp-w0
-ip -n "$W" addr add 198.18.0.10/32 dev lo
-ip -n "$W" link set lo up
-ip -n "$W" link set skfp-w0 up
-ip route add 198.18.0.10/32 via 198.19.0.2 dev skfp-c0
-ulimit -n 16384 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-nsenter --net="/run/netns/$W" "$STREAM" serve 7 >"$D/world.out" 2>&1 &
-WORLD=$!
-for _ in $(seq 100); do grep -q ready "$D/world.out" && break; sleep 0.05; done
+world_up
 
 skfp_write_config <<CONF
 [Intercept]
@@ -211,7 +194,5 @@ gone=1
 for l in $links; do bpftool link show id "$l" >/dev/null 2>&1 && gone=0; done
 check "the tcx links are gone" test "$gone" = 1
 systemctl stop skfastpathd.socket
-kill "$WORLD" 2>/dev/null
-ip netns del "$W"
-ip link del skfp-c0 2>/dev/null
+world_down
 finish

@@ -6,22 +6,8 @@
 . "$(dirname "$0")/lib.sh"
 
 STREAM=/skfp-bin/skfp-stream
-W=skfp-world
 D=/run/skfp-test
-[ -x "$STREAM" ] || skip "no $STREAM (tests/reliability is not built)"
-mkdir -p "$D"
-ip netns add "$W" || skip "cannot create a network namespace in the container"
-ip link add skfp-c0 type veth peer name skfp-w0 netns "$W"
-ip addr add 198.19.0.1/24 dev skfp-c0
-ip link set skfp-c0 up
-ip -n "$W" addr add 198.19.0.2/24 dev skfp-w0
-ip -n "$W" addr add 198.18.0.10/32 dev lo
-ip -n "$W" link set lo up
-ip -n "$W" link set skfp-w0 up
-ip route add 198.18.0.10/32 via 198.19.0.2 dev skfp-c0
-nsenter --net="/run/netns/$W" "$STREAM" serve 7 >"$D/world.out" 2>&1 &
-WORLD=$!
-for _ in $(seq 100); do grep -q ready "$D/world.out" && break; sleep 0.05; done
+world_up
 skfp_write_config <<CONF
 [Intercept]
 Interfaces=skfp-c0
@@ -57,6 +43,5 @@ check "a new connection after the restart is relayed byte-exact ($(cat "$D/new.o
 check "systemctl stop" systemctl stop skfastpathd.service
 check "the listener is gone with the daemon" test -z "$(listener_inode)"
 systemctl unmask skfastpathd.socket
-kill "$WORLD" 2>/dev/null
-ip netns del "$W"
+world_down
 finish
