@@ -32,6 +32,7 @@ typedef struct Config {
         uint64_t connect_timeout_usec;
         uint64_t buffer_size;       /* per direction, per relayed connection */
         uint32_t max_connections;
+        uint64_t stop_timeout_usec; /* how long a stop waits for relayed connections to close */
 
         /* [Fastpath] */
         bool fastpath;

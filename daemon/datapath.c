@@ -524,6 +524,18 @@ Datapath *datapath_free(Datapath *d)
         return NULL;
 }
 
+static void pin_directory_remove(Datapath *d)
+{
+        if (rmdir(d->pin_directory) >= 0 || errno == ENOENT)
+                return;
+        /* the unit makes it a read-only mount point of its own (ReadWritePaths=), and removes it
+         * after the stop (ExecStopPost=) */
+        if (errno == EROFS || errno == EBUSY)
+                log_debug_errno(errno, "Cannot remove %s, leaving it to the service manager: %m", d->pin_directory);
+        else
+                log_warning_errno(errno, "Failed to remove %s, ignoring: %m", d->pin_directory);
+}
+
 void datapath_unpin(Datapath *d)
 {
         struct bpf_map *maps[N_PINNED_MAPS];
@@ -560,8 +572,7 @@ void datapath_unpin(Datapath *d)
                         log_warning_errno(r, "Failed to unpin map %s, ignoring: %m", bpf_map__name(maps[i]));
         }
 
-        if (rmdir(d->pin_directory) < 0 && errno != ENOENT)
-                log_warning_errno(errno, "Failed to remove %s, ignoring: %m", d->pin_directory);
+        pin_directory_remove(d);
         log_info("Fastpath detached from cgroup %s and unpinned.", d->cgroup_path);
 }
 
@@ -666,4 +677,68 @@ const char *datapath_get_cgroup_path(const Datapath *d)
 bool datapath_is_adopted(const Datapath *d)
 {
         return d->adopted;
+}
+
+/* The pinned objects by name; pinned_maps() has the maps in this order. */
+static const char *const pinned_names[DATAPATH_N_PINNED] = {
+        "sockhash", "ports", "settings", "conns", "counters", SOCKOPS_LINK_NAME,
+};
+
+void datapath_get_pinned(Datapath *d, DatapathPinned ret[static DATAPATH_N_PINNED])
+{
+        struct bpf_map *maps[N_PINNED_MAPS];
+
+        pinned_maps(d, maps);
+        for (size_t i = 0; i < N_PINNED_MAPS; i++)
+                ret[i] = (DatapathPinned) { pinned_names[i], bpf_map__fd(maps[i]) };
+        ret[N_PINNED_MAPS] = (DatapathPinned) {
+                SOCKOPS_LINK_NAME, d->sockops_link ? bpf_link__fd(d->sockops_link) : -EBADF,
+        };
+}
+
+void datapath_forget_pins(Datapath *d)
+{
+        struct bpf_map *maps[N_PINNED_MAPS];
+        int r;
+
+        if (!d)
+                return;
+        pinned_maps(d, maps);
+        for (size_t i = 0; i < N_PINNED_MAPS; i++)
+                if (bpf_map__is_pinned(maps[i])) {
+                        r = bpf_map__unpin(maps[i], NULL);
+                        if (r < 0)
+                                log_warning_errno(r, "Failed to unpin map %s, ignoring: %m", bpf_map__name(maps[i]));
+                }
+        if (d->sockops_link) {
+                r = bpf_link__unpin(d->sockops_link);
+                if (r < 0 && r != -ENOENT && r != -EINVAL)
+                        log_warning_errno(r, "Failed to unpin the sockops link, ignoring: %m");
+        }
+        pin_directory_remove(d);
+}
+
+int datapath_repin(const Config *c, const char *name, int fd)
+{
+        const char *dir = c->pin_directory ?: DEFAULT_PIN_DIRECTORY;
+        _cleanup_free_ char *path = NULL;
+        bool known = false;
+        int r;
+
+        for (size_t i = 0; i < DATAPATH_N_PINNED; i++)
+                known = known || streq(pinned_names[i], name);
+        if (!known) {
+                log_warning("Unknown datapath object \"%s\" handed over, ignoring it.", name);
+                return 0;
+        }
+        r = pin_directory_ensure(dir);
+        if (r < 0)
+                return r;
+        if (asprintf(&path, "%s/%s", dir, name) < 0)
+                return log_oom();
+        if (access(path, F_OK) >= 0)
+                return 0;
+        if (bpf_obj_pin(fd, path) < 0)
+                return log_error_errno(errno, "Failed to pin the handed over %s at %s: %m", name, path);
+        return 1;
 }

@@ -43,4 +43,19 @@ const char *datapath_get_pin_directory(const Datapath *d);
 const char *datapath_get_cgroup_path(const Datapath *d);
 /* Whether some pin of a previous run was reused (a crashed daemon's datapath goes on running). */
 bool datapath_is_adopted(const Datapath *d);
+
+/* The restart handover (handover.h). The objects that keep the datapath running, by pin name: */
+#define DATAPATH_N_PINNED 6
+typedef struct DatapathPinned {
+        const char *name;   /* the file name under the pin directory */
+        int fd;             /* owned by d */
+} DatapathPinned;
+void datapath_get_pinned(Datapath *d, DatapathPinned ret[static DATAPATH_N_PINNED]);
+/* Stopping for a restart that holds the objects elsewhere: removes the pins and the pin directory
+ * but leaves the programs attached and the fastpath as it is. */
+void datapath_forget_pins(Datapath *d);
+/* Starting after such a restart: pins fd (a map or link of the previous process) under the pin
+ * directory of c as name, unless something is pinned there already, so that datapath_new()
+ * adopts it. Returns 1 pinned, 0 left alone (name unknown, or a pin exists), -errno. */
+int datapath_repin(const Config *c, const char *name, int fd);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Datapath *, datapath_free);

@@ -5,6 +5,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "handover.h"
 #include "intercept.h"
 #include "intercept.skel.h"
 #include "skfastpath.h"
@@ -43,10 +44,19 @@ static int libbpf_print(enum libbpf_print_level level, const char *format, va_li
         return 0;
 }
 
-static int tcx_attach(int prog_fd, int ifindex, int attach_type, const char *what)
+/* The ids let an administrator (and the tests) find the link with bpftool. */
+static void log_link(int fd, const char *what)
 {
         struct bpf_link_info info = {};
         uint32_t len = sizeof(info);
+
+        if (bpf_obj_get_info_by_fd(fd, &info, &len) >= 0)
+                log_debug("%s (tcx link %u, program %u).", what, info.id, info.prog_id);
+}
+
+static int tcx_attach(int prog_fd, int ifindex, int attach_type, const char *what)
+{
+        char buf[128];
         int fd;
 
         fd = bpf_link_create(prog_fd, ifindex, attach_type, NULL);
@@ -56,13 +66,106 @@ static int tcx_attach(int prog_fd, int ifindex, int attach_type, const char *wha
                                                "(tcx needs Linux 6.6 or newer): %m", what);
                 return log_error_errno(fd, "Failed to attach %s: %m", what);
         }
-        /* the ids let an administrator (and the tests) find the link with bpftool */
-        if (bpf_obj_get_info_by_fd(fd, &info, &len) >= 0)
-                log_debug("Attached %s (tcx link %u, program %u).", what, info.id, info.prog_id);
+        snprintf(buf, sizeof(buf), "Attached %s", what);
+        log_link(fd, buf);
         return fd;
 }
 
-int intercept_new(Intercept **ret, const Config *c)
+#define HANDOVER_LO_NAME HANDOVER_PREFIX "tcx-lo"
+#define HANDOVER_EGRESS_PREFIX HANDOVER_PREFIX "tcx-egress-"
+
+/* The previous process's lo ingress link gets our program in one step (no moment without it). */
+static int take_lo_link(Intercept *ic, Handover *h)
+{
+        int fd, r;
+
+        fd = handover_take(h, HANDOVER_LO_NAME);
+        if (fd < 0)
+                return 0;
+        r = bpf_link_update(fd, bpf_program__fd(ic->skel->progs.skfp_lo_ingress), NULL);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to update the handed over lo ingress link, attaching anew: %m");
+                safe_close(fd);
+                return 0;
+        }
+        ic->lo_link_fd = fd;
+        log_link(fd, "Took over the lo ingress link of the previous process");
+        return 1;
+}
+
+/* "skfp-tcx-egress-IFINDEX-eth" or "-l3": kept (with our program) while c manages the interface. */
+static int take_egress_links(Intercept *ic, const Config *c, Handover *h)
+{
+        const char *name;
+        int fd, r;
+
+        while ((fd = handover_take_prefix(h, HANDOVER_EGRESS_PREFIX, &name)) >= 0) {
+                _cleanup_close_ int link_fd = fd;
+                char ifname[IF_NAMESIZE] = "", variant[4] = "", ifname_msg[96];
+                InterceptLink *a;
+                int ifindex = 0, prog_fd;
+
+                if (sscanf(name + strlen(HANDOVER_EGRESS_PREFIX), "%d-%3s", &ifindex, variant) != 2 ||
+                    ifindex <= 0 || (!streq(variant, "eth") && !streq(variant, "l3"))) {
+                        log_warning("Handed over tcx link \"%s\" is not one of ours, closing it.", name);
+                        continue;
+                }
+                if (!if_indextoname((unsigned) ifindex, ifname) || !config_has_interface(c, ifname)) {
+                        log_debug("Closing the handed over egress link on ifindex %d (%s): not managed.",
+                                  ifindex, ifname[0] ? ifname : "gone");
+                        continue;
+                }
+                prog_fd = bpf_program__fd(streq(variant, "l3") ? ic->skel->progs.skfp_egress_l3 :
+                                                                  ic->skel->progs.skfp_egress_eth);
+                r = bpf_link_update(link_fd, prog_fd, NULL);
+                if (r < 0) {
+                        log_warning_errno(r, "Failed to update the handed over egress link on %s, ignoring: %m",
+                                          ifname);
+                        continue;
+                }
+                a = reallocarray(ic->links, ic->n_links + 1, sizeof(InterceptLink));
+                if (!a)
+                        return log_oom();
+                ic->links = a;
+                ic->links[ic->n_links++] = (InterceptLink) {
+                        .ifindex = ifindex,
+                        .l3 = streq(variant, "l3"),
+                        .link_fd = TAKE_FD(link_fd),
+                };
+                snprintf(ifname_msg, sizeof(ifname_msg), "Took over the egress link on %s (ifindex %d)",
+                         ifname, ifindex);
+                log_link(ic->links[ic->n_links - 1].link_fd, ifname_msg);
+        }
+        return 0;
+}
+
+unsigned intercept_handover_size(Intercept *ic)
+{
+        return ic ? 1 + (unsigned) ic->n_links : 0;
+}
+
+int intercept_handover(Intercept *ic)
+{
+        int r;
+
+        if (!ic)
+                return 0;
+        r = handover_store(HANDOVER_LO_NAME, ic->lo_link_fd);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < ic->n_links; i++) {
+                char name[64];
+
+                snprintf(name, sizeof(name), HANDOVER_EGRESS_PREFIX "%d-%s", ic->links[i].ifindex,
+                         ic->links[i].l3 ? "l3" : "eth");
+                r = handover_store(name, ic->links[i].link_fd);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int intercept_new(Intercept **ret, const Config *c, Handover *h)
 {
         _cleanup_(intercept_freep) Intercept *ic = NULL;
         int r, fd;
@@ -99,11 +202,16 @@ int intercept_new(Intercept **ret, const Config *c)
                                                c->ports[i].port);
         }
 
-        fd = tcx_attach(bpf_program__fd(ic->skel->progs.skfp_lo_ingress), ic->lo_ifindex,
-                        SKFP_BPF_TCX_INGRESS, "the interception program to lo ingress");
-        if (fd < 0)
-                return fd;
-        ic->lo_link_fd = fd;
+        if (take_lo_link(ic, h) == 0) {
+                fd = tcx_attach(bpf_program__fd(ic->skel->progs.skfp_lo_ingress), ic->lo_ifindex,
+                                SKFP_BPF_TCX_INGRESS, "the interception program to lo ingress");
+                if (fd < 0)
+                        return fd;
+                ic->lo_link_fd = fd;
+        }
+        r = take_egress_links(ic, c, h);
+        if (r < 0)
+                return r;
 
         log_debug("Interception loaded: mark 0x%x, bypass mark 0x%x, listener port %u.",
                   c->mark, c->bypass_mark, c->listen_port);

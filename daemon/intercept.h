@@ -25,9 +25,13 @@ typedef struct InterceptStatistics {
         uint64_t no_socket;           /* lo ingress: marked packet, no flow and no listener */
 } InterceptStatistics;
 
+typedef struct Handover Handover;
+
 /* Loads the TC programs in the current network namespace, attaches lo ingress, fills the port
- * map from c (every port of c is intercepted, whatever its mode). */
-int intercept_new(Intercept **ret, const Config *c);
+ * map from c (every port of c is intercepted, whatever its mode). After a restart, the tcx links
+ * the previous process handed over (h, may be NULL) get the new programs in place, so packets of
+ * intercepted flows never leave unredirected; links on interfaces c no longer manages go. */
+int intercept_new(Intercept **ret, const Config *c, Handover *h);
 /* Detaches everything (closes the links). */
 Intercept *intercept_free(Intercept *ic);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Intercept *, intercept_free);
@@ -40,6 +44,11 @@ int intercept_attach(Intercept *ic, int ifindex, unsigned short arphrd);
  * an error. */
 int intercept_detach(Intercept *ic, int ifindex);
 bool intercept_is_attached(Intercept *ic, int ifindex);
+
+/* Restart handover: the number of store entries intercept_handover() needs, and the handing over
+ * itself (the links stay attached while the store holds them). */
+unsigned intercept_handover_size(Intercept *ic);
+int intercept_handover(Intercept *ic);
 
 int intercept_set_port(Intercept *ic, uint16_t port, bool managed);
 int intercept_get_statistics(Intercept *ic, InterceptStatistics *ret);

@@ -3,10 +3,12 @@
 #include <net/if.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <systemd/sd-daemon.h>
 
 #include "bus-error.h"
 #include "bus-manager.h"
 #include "datapath.h"
+#include "handover.h"
 #include "intercept.h"
 #include "link.h"
 #include "manager.h"
@@ -45,6 +47,66 @@ static void manager_stop_intercept(Manager *m)
         m->routing = routing_free(m->routing);
 }
 
+#define HANDOVER_PIN_PREFIX HANDOVER_PREFIX "pin-"
+
+/* A restart under systemd: the datapath's maps and link, the interception links and the relayed
+ * connections go to the store instead of being removed, so that the next process takes them over
+ * with nothing torn down in between; rules, routes and accept_local stay for it. A restart is
+ * told from a stop by the job systemd runs for our unit: a stop drops the store, which frees the
+ * BPF objects (their pins are gone by then), but would leave the routing behind, so a stop
+ * tears down itself. */
+static int manager_handover(Manager *m)
+{
+        DatapathPinned pinned[DATAPATH_N_PINNED];
+        unsigned n;
+        int r = 0;
+
+        if (!m->datapath)
+                return 0;
+        n = DATAPATH_N_PINNED + intercept_handover_size(m->intercept) + relay_handover_size(m->relay);
+        if (handover_restart_pending(m->bus, n) <= 0)
+                return 0;
+
+        datapath_get_pinned(m->datapath, pinned);
+        for (size_t i = 0; i < DATAPATH_N_PINNED && r >= 0; i++) {
+                char name[64];
+
+                if (pinned[i].fd < 0)
+                        continue;
+                snprintf(name, sizeof(name), HANDOVER_PIN_PREFIX "%s", pinned[i].name);
+                r = handover_store(name, pinned[i].fd);
+        }
+        if (r >= 0)
+                r = intercept_handover(m->intercept);
+        if (r >= 0)
+                r = relay_handover(m->relay);
+        if (r < 0) {
+                log_warning_errno(r, "Handing over to the next process failed, stopping instead: %m");
+                handover_store_undo();
+                return 0;
+        }
+        (void) handover_store_sync();
+        m->handed_over = true;
+        log_info("Restarting: the datapath, interception and relayed connections are handed over.");
+        return 1;
+}
+
+/* After a restart handover: the previous process's pinned objects go back under the pin
+ * directory, for datapath_new() to adopt as it adopts a crashed run's. */
+static int manager_repin_handover(Manager *m)
+{
+        const char *name;
+        int fd, r;
+
+        while ((fd = handover_take_prefix(m->handover, HANDOVER_PIN_PREFIX, &name)) >= 0) {
+                r = datapath_repin(&m->config, name + strlen(HANDOVER_PIN_PREFIX), fd);
+                safe_close(fd);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static void manager_log_statistics(Manager *m)
 {
         InterceptStatistics is;
@@ -62,10 +124,11 @@ static void manager_log_statistics(Manager *m)
                 log_info("Relay statistics: connections_total=%" PRIu64 " connections_active=%" PRIu64
                          " bytes_to_upstream=%" PRIu64 " bytes_to_client=%" PRIu64
                          " connect_failed=%" PRIu64 " connect_timeouts=%" PRIu64 " resets=%" PRIu64
-                         " rejected=%" PRIu64 " errors=%" PRIu64,
+                         " rejected=%" PRIu64 " errors=%" PRIu64 " discarded_bytes=%" PRIu64
+                         " taken_over=%" PRIu64,
                          rs.connections_total, rs.connections_active, rs.bytes_to_upstream,
                          rs.bytes_to_client, rs.connect_failed, rs.connect_timeouts, rs.resets,
-                         rs.rejected, rs.errors);
+                         rs.rejected, rs.errors, rs.discarded_bytes, rs.taken_over);
         }
 }
 
@@ -81,6 +144,7 @@ Manager *manager_free(Manager *m)
                 return NULL;
         manager_stop_intercept(m);
         polkit_registry_free(m);
+        handover_free(m->handover);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
         datapath_free(m->datapath);
@@ -91,12 +155,37 @@ Manager *manager_free(Manager *m)
         return NULL;
 }
 
-static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+static void on_relay_drained(Relay *r, void *userdata)
 {
         Manager *m = userdata;
 
+        log_debug("Every relayed connection is closed.");
+        (void) sd_event_exit(m->event, 0);
+}
+
+/* A stop keeps interception and routing in place until the relayed connections are closed
+ * (their packets must still reach us), then the event loop ends and manager_stop() tears down. */
+static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+        Manager *m = userdata;
+        int r;
+
+        if (m->stopping) {
+                log_info("Received SIG%s again, exiting without waiting for relayed connections.",
+                         sigabbrev_np((int) si->ssi_signo));
+                return sd_event_exit(m->event, 0);
+        }
+        m->stopping = true;
         log_info("Received SIG%s, exiting.", sigabbrev_np((int) si->ssi_signo));
-        return sd_event_exit(m->event, 0);
+        (void) sd_notify(false, "STOPPING=1\nSTATUS=Shutting down...");
+
+        if (manager_handover(m) > 0)
+                return sd_event_exit(m->event, 0);
+        r = relay_drain(m->relay, m->config.stop_timeout_usec, on_relay_drained, m);
+        if (r != 0)
+                return sd_event_exit(m->event, 0);
+        (void) sd_notifyf(false, "STATUS=Closing %zu relayed connection(s)...", relay_n_connections(m->relay));
+        return 0;
 }
 
 /* The bus and the name first, before any kernel state is touched: a second daemon must fail here,
@@ -152,13 +241,13 @@ static int manager_start_intercept(Manager *m)
         if (r < 0)
                 return log_error_errno(r, "Failed to watch SIGUSR1: %m");
 
-        r = routing_new(&m->routing, &m->config);
+        r = routing_new(&m->routing, &m->config, m->state_directory);
         if (r < 0)
                 return r;
-        r = relay_new(&m->relay, m->event, &m->config);
+        r = relay_new(&m->relay, m->event, &m->config, m->handover);
         if (r < 0)
                 return r;
-        r = intercept_new(&m->intercept, &m->config);
+        r = intercept_new(&m->intercept, &m->config, m->handover);
         if (r < 0)
                 return r;
         /* the managed names; rtnetlink subscribes, then dumps, and attaches every one present */
@@ -207,6 +296,14 @@ int manager_start(Manager *m)
         if (r < 0)
                 return r;
 
+        /* What systemd passed: the socket unit's listeners and, after a restart, the store. */
+        r = handover_new(&m->handover);
+        if (r < 0)
+                return r;
+        r = manager_repin_handover(m);
+        if (r < 0)
+                return r;
+
         r = datapath_new(&m->datapath, &m->config);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the sockmap fastpath: %m");
@@ -228,12 +325,21 @@ int manager_start(Manager *m)
                 return r;
         }
 
+        /* Everything handed over is ours now (or closed): the store must not hold it any more. */
+        handover_release(m->handover);
+        m->handover = handover_free(m->handover);
         return 0;
 }
 
 void manager_stop(Manager *m)
 {
         manager_log_statistics(m);
+        if (m->handed_over) {
+                routing_keep(m->routing);
+                datapath_forget_pins(m->datapath);
+                manager_stop_intercept(m);
+                return;
+        }
         manager_stop_intercept(m);
         datapath_unpin(m->datapath);
 }

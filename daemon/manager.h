@@ -13,6 +13,7 @@ typedef struct Relay Relay;
 typedef struct Link Link;
 typedef struct Intercept Intercept;
 typedef struct Routing Routing;
+typedef struct Handover Handover;
 
 /* Everything the daemon owns. The config holds the effective state: the config file, then the
  * runtime changes restored from the state directory on top of it. */
@@ -30,6 +31,9 @@ typedef struct Manager {
         Link *links;                /* managed interfaces, present or not (link.h) */
         unsigned link_generation;   /* bumped at each rtnetlink dump */
         bool in_bus_call;           /* a method is changing links: it emits PropertiesChanged itself */
+        Handover *handover;         /* while starting: what systemd passed us (handover.h) */
+        bool stopping;              /* SIGTERM seen: relayed connections are closing */
+        bool handed_over;           /* a restart: the store holds what keeps connections alive */
 
         char *state_directory;
         sd_bus_slot *polkit_slot;   /* owned by polkit.c */
@@ -43,7 +47,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
 
 /* Loads BPF, enumerates links, opens the listener, connects the bus. */
 int manager_start(Manager *m);
-/* Detaches and removes everything that is not pinned on purpose. */
+/* Detaches and removes everything (after a restart handover: leaves the routing for the next
+ * process and only closes our file descriptors, which the service manager's store keeps). */
 void manager_stop(Manager *m);
 
 /* The operations behind the D-Bus methods. Return 1 when something changed, 0 when it was

@@ -22,13 +22,36 @@ typedef struct RelayStatistics {
         uint64_t rejected;              /* accepted but not intercepted (a direct connection to
                                          * the listener would relay to itself) */
         uint64_t errors;                /* every failure: connect_failed, rejected, socket errors */
+        uint64_t discarded_bytes;       /* received while stopping, after our FIN: dropped */
+        uint64_t taken_over;            /* connections handed over by the previous process */
 } RelayStatistics;
 
-/* Takes the listening sockets systemd passed (sd_listen_fds()), else opens them. With Relay=no
- * the listener belongs to another program: passed sockets are closed, *ret is NULL. */
-int relay_new(Relay **ret, sd_event *event, const Config *c);
-/* Closes the listeners and every relayed connection. */
+typedef struct Handover Handover;
+
+/* Takes the listening sockets systemd passed (h, may be NULL), else opens them. With Relay=no
+ * the listener belongs to another program: passed sockets are closed, *ret is NULL. After a
+ * restart it takes over the relayed connections (and listeners of its own) the previous process
+ * handed over, with the bytes it had read and not yet written. */
+int relay_new(Relay **ret, sd_event *event, const Config *c, Handover *h);
+/* Closes the listeners and every relayed connection (as they are: relay_drain() first for a
+ * clean end; after relay_handover() the store keeps them open). */
 Relay *relay_free(Relay *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Relay *, relay_free);
+
+/* Stops accepting (own listeners are closed, so new connections go direct), and ends every
+ * relayed connection cleanly: what was read is written, both sides get a FIN, and what they send
+ * after it is read and dropped until their own FIN. Returns 1 when nothing was open; else 0 and
+ * drained(r, userdata) is called once every connection has closed, or after timeout_usec, when
+ * the rest are closed as they are. */
+typedef void (*relay_drained_t)(Relay *r, void *userdata);
+int relay_drain(Relay *r, uint64_t timeout_usec, relay_drained_t drained, void *userdata);
+size_t relay_n_connections(Relay *r);
+
+/* Restart handover (handover.h): the number of store entries relay_handover() needs, and the
+ * handing over of every relayed connection (both sockets and unwritten bytes) and of listeners
+ * of our own. Stops accepting. On failure the relay still works (drain it); what was stored
+ * already is for the caller to take back (handover_store_undo()). */
+unsigned relay_handover_size(Relay *r);
+int relay_handover(Relay *r);
 
 void relay_get_statistics(Relay *r, RelayStatistics *ret);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <net/if.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <libmnl/libmnl.h>
@@ -10,6 +12,8 @@
 #include "routing.h"
 
 #define ACCEPT_LOCAL_PATH "/proc/sys/net/ipv4/conf/lo/accept_local"
+#define ACCEPT_LOCAL_RECORD "accept_local.netns-"
+#define SKFP_SO_NETNS_COOKIE 71
 /* Removing a rule removes one copy; a bound on the copies a crashed run can have left. */
 #define MAX_STALE_RULES 64
 
@@ -25,7 +29,16 @@ struct Routing {
 
         bool installed[2];          /* [0] IPv4, [1] IPv6 */
         char *accept_local_old;     /* what we overwrote; NULL: untouched */
+        char *record_path;          /* where accept_local_old is saved; NULL: nowhere */
+        char *record_id;            /* "BootID=...\nNetnsCookie=...\n", the record's first lines */
+        bool keep;                  /* leave everything for the next run (routing_keep()) */
 };
+
+void routing_keep(Routing *rt)
+{
+        if (rt)
+                rt->keep = true;
+}
 
 static const int families[2] = { AF_INET, AF_INET6 };
 
@@ -140,17 +153,21 @@ static int remove_family(Routing *rt, int family, bool quiet)
         return ret;
 }
 
+/* A previous run (crashed, or restarted with its connections handed over) may have left its rule
+ * and route: the route is replaced and an identical rule is kept (NLM_F_EXCL never stacks a
+ * second copy), so intercepted packets are never without a route while we start. */
 static int install_family(Routing *rt, int family)
 {
         int r;
-
-        /* a crashed run may have left its rule (rules stack, routes are replaced) */
-        (void) remove_family(rt, family, true);
 
         r = route_request(rt, family, true);
         if (r < 0)
                 return r;
         r = rule_request(rt, family, true);
+        if (r == -EEXIST) {
+                log_debug("The %s fwmark rule of a previous run is there, keeping it.", family_name(family));
+                return 0;
+        }
         if (r < 0) {
                 (void) route_request(rt, family, false);
                 return r;
@@ -194,25 +211,135 @@ static int write_string(const char *path, const char *value)
         return 0;
 }
 
-static int set_accept_local(Routing *rt)
+/* The value we overwrite is saved in the state directory before it is overwritten, so that a run
+ * that ends without a clean stop (a crash, a restart that hands its connections over) does not
+ * make the next one take our 1 for the original. The record is per network namespace (inode in
+ * the name, cookie inside: an inode can be reused, a cookie never within a boot) and per boot. */
+static int netns_identity(uint64_t *ret_inode, uint64_t *ret_cookie)
 {
-        _cleanup_free_ char *old = NULL;
-        int r;
+        uint64_t cookie = 0;
+        socklen_t len = sizeof(cookie);
+        struct stat st;
+        int fd;
 
-        r = read_line(ACCEPT_LOCAL_PATH, &old);
-        if (r < 0)
-                return log_error_errno(r, "Failed to read %s: %m", ACCEPT_LOCAL_PATH);
-        if (streq(old, "1"))
-                return 0;
-        r = write_string(ACCEPT_LOCAL_PATH, "1");
-        if (r < 0)
-                return log_error_errno(r, "Failed to set %s: %m", ACCEPT_LOCAL_PATH);
-        log_debug("Set net.ipv4.conf.lo.accept_local=1 (was %s).", old);
-        rt->accept_local_old = TAKE_PTR(old);
+        if (stat("/proc/self/ns/net", &st) < 0)
+                return -errno;
+        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0) {
+                /* Linux 5.14 and later; 0 (inode and boot alone) on older kernels */
+                if (getsockopt(fd, SOL_SOCKET, SKFP_SO_NETNS_COOKIE, &cookie, &len) < 0)
+                        cookie = 0;
+                safe_close(fd);
+        }
+        *ret_inode = (uint64_t) st.st_ino;
+        *ret_cookie = cookie;
         return 0;
 }
 
-int routing_new(Routing **ret, const Config *c)
+static int accept_local_record_init(Routing *rt, const char *state_directory)
+{
+        _cleanup_free_ char *boot = NULL;
+        uint64_t inode = 0, cookie = 0;
+        int r;
+
+        if (!state_directory)
+                return 0;
+        r = netns_identity(&inode, &cookie);
+        if (r >= 0)
+                r = read_line("/proc/sys/kernel/random/boot_id", &boot);
+        if (r < 0)
+                return log_warning_errno(r, "Cannot identify this network namespace and boot, the value of "
+                                         "accept_local is not saved: %m");
+        if (asprintf(&rt->record_path, "%s/" ACCEPT_LOCAL_RECORD "%" PRIu64, state_directory, inode) < 0 ||
+            asprintf(&rt->record_id, "BootID=%s\nNetnsCookie=%" PRIu64 "\n", boot, cookie) < 0)
+                return log_oom();
+        return 0;
+}
+
+/* The saved value when the record is ours (this boot, this namespace), else NULL. */
+static char *accept_local_record_read(Routing *rt)
+{
+        _cleanup_fclose_ FILE *f = NULL;
+        char buf[512], *value;
+        size_t n, idlen;
+
+        if (!rt->record_path)
+                return NULL;
+        f = fopen(rt->record_path, "re");
+        if (!f)
+                return NULL;
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        buf[n] = 0;
+        idlen = strlen(rt->record_id);
+        if (strncmp(buf, rt->record_id, idlen) != 0 || strncmp(buf + idlen, "Value=", 6) != 0) {
+                log_debug("%s is from another boot or namespace, ignoring it.", rt->record_path);
+                return NULL;
+        }
+        value = strstrip(buf + idlen + 6);
+        if (!*value || strlen(value) > 11 || strspn(value, "-0123456789") != strlen(value)) {
+                log_warning("%s holds no valid value, ignoring it.", rt->record_path);
+                return NULL;
+        }
+        return strdup(value);
+}
+
+static int accept_local_record_write(Routing *rt, const char *value)
+{
+        _cleanup_free_ char *tmp = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+
+        if (!rt->record_path)
+                return 0;
+        if (asprintf(&tmp, "%s.tmp", rt->record_path) < 0)
+                return -ENOMEM;
+        f = fopen(tmp, "we");
+        if (!f)
+                return -errno;
+        fprintf(f, "%sValue=%s\n", rt->record_id, value);
+        if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) < 0 || rename(tmp, rt->record_path) < 0) {
+                int r = -errno;
+
+                (void) unlink(tmp);
+                return r;
+        }
+        return 0;
+}
+
+static int set_accept_local(Routing *rt)
+{
+        _cleanup_free_ char *now = NULL, *original = NULL;
+        int r;
+
+        r = read_line(ACCEPT_LOCAL_PATH, &now);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read %s: %m", ACCEPT_LOCAL_PATH);
+
+        original = accept_local_record_read(rt);
+        if (original)
+                log_debug("net.ipv4.conf.lo.accept_local=%s was saved by a previous run (now %s).", original, now);
+        else if (streq(now, "1"))
+                return 0;   /* set by someone else: not ours to restore */
+        else {
+                r = accept_local_record_write(rt, now);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to save the value of accept_local in %s, after a crash it "
+                                          "would stay 1: %m", rt->record_path);
+                original = strdup(now);
+                if (!original)
+                        return log_oom();
+        }
+
+        if (!streq(now, "1")) {
+                r = write_string(ACCEPT_LOCAL_PATH, "1");
+                if (r < 0)
+                        return log_error_errno(r, "Failed to set %s: %m", ACCEPT_LOCAL_PATH);
+        }
+        log_debug("Set net.ipv4.conf.lo.accept_local=1 (restored to %s at stop).", original);
+        rt->accept_local_old = TAKE_PTR(original);
+        return 0;
+}
+
+int routing_new(Routing **ret, const Config *c, const char *state_directory)
 {
         _cleanup_(routing_freep) Routing *rt = NULL;
         int r;
@@ -249,6 +376,7 @@ int routing_new(Routing **ret, const Config *c)
                 rt->installed[i] = true;
         }
 
+        (void) accept_local_record_init(rt, state_directory);
         r = set_accept_local(rt);
         if (r < 0)
                 return r;
@@ -265,16 +393,20 @@ Routing *routing_free(Routing *rt)
 
         if (!rt)
                 return NULL;
-        for (size_t i = 0; i < ELEMENTSOF(families); i++)
+        for (size_t i = 0; i < ELEMENTSOF(families) && !rt->keep; i++)
                 if (rt->installed[i])
                         (void) remove_family(rt, families[i], false);
-        if (rt->accept_local_old) {
+        if (rt->accept_local_old && !rt->keep) {
                 r = write_string(ACCEPT_LOCAL_PATH, rt->accept_local_old);
                 if (r < 0)
                         log_warning_errno(r, "Failed to restore %s to %s, ignoring: %m", ACCEPT_LOCAL_PATH,
                                           rt->accept_local_old);
-                free(rt->accept_local_old);
+                else if (rt->record_path && unlink(rt->record_path) < 0 && errno != ENOENT)
+                        log_warning_errno(errno, "Failed to remove %s, ignoring: %m", rt->record_path);
         }
+        free(rt->accept_local_old);
+        free(rt->record_path);
+        free(rt->record_id);
         if (rt->nl)
                 mnl_socket_close(rt->nl);
         free(rt);

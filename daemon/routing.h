@@ -10,8 +10,13 @@
 
 typedef struct Routing Routing;
 
-/* Removes stale rules and routes of ours (a crashed run) first, so starting twice stacks nothing. */
-int routing_new(Routing **ret, const Config *c);
-/* Removes the rules and routes and restores accept_local to what it was. */
+/* Keeps the rule and route a previous run left (a crash, a restart handover) instead of stacking a
+ * second copy. The original value of accept_local is saved under state_directory (NULL: not
+ * saved) until a clean stop restores it, so that a crash does not lose it. */
+int routing_new(Routing **ret, const Config *c, const char *state_directory);
+/* Removes the rules and routes and restores accept_local to what it was, unless routing_keep(). */
 Routing *routing_free(Routing *r);
+/* A restart that hands its connections over: leave rules, routes and accept_local for the next
+ * process (which finds them, and the saved original value, at its start). */
+void routing_keep(Routing *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Routing *, routing_free);

@@ -81,6 +81,10 @@ skfp_sys_boot() {
                 binds+=("--bind-ro=$f:$rel")
         done < <(find "$DESTDIR" \( -type f -o -type l \) -print0)
         binds+=("--bind-ro=$SKFP_TOP/tests/system/scenarios:/skfp-test")
+        # test helpers built for the scenarios (not installed): /skfp-bin/NAME
+        for f in "$SKFP_BUILD"/tests/*/skfp-*; do
+                [ -f "$f" ] && [ -x "$f" ] && binds+=("--bind-ro=$f:/skfp-bin/${f##*/}")
+        done
         # the scenarios read BPF attachments with the host's bpftool (its libraries are in the rootfs)
         f=$(command -v bpftool || true)
         [ -n "$f" ] && binds+=("--bind-ro=$(readlink -f "$f"):/usr/local/sbin/bpftool")

@@ -47,6 +47,8 @@ static void test_defaults(void)
         ASSERT(c.relay);
         ASSERT(c.fastpath);
         ASSERT_EQ(c.max_sockets, 65536u);
+        /* well below the unit's TimeoutStopSec=30s */
+        ASSERT_EQ(c.stop_timeout_usec, 5000000u);
         ASSERT_EQ(c.n_ports, 0u);
         ASSERT_EQ(c.n_interfaces, 0u);
         ASSERT(c.mark != c.bypass_mark);
@@ -85,6 +87,7 @@ static void test_every_key(void)
                 "ConnectTimeoutSec=500ms\n"
                 "BufferSize=128K\n"
                 "MaxConnections=10\n"
+                "StopTimeoutSec=2\n"
                 "[Fastpath]\n"
                 "Fastpath=off\n"
                 "CgroupPath=/sys/fs/cgroup/unified/test\n"
@@ -117,6 +120,7 @@ static void test_every_key(void)
         ASSERT_EQ(c.listen_port, 12345);
         ASSERT(!c.relay);
         ASSERT_EQ(c.connect_timeout_usec, 500000u);
+        ASSERT_EQ(c.stop_timeout_usec, 2000000u);
         ASSERT_EQ(c.buffer_size, 131072u);
         ASSERT_EQ(c.max_connections, 10u);
         ASSERT(!c.fastpath);
@@ -197,6 +201,9 @@ static void test_bad_values(void)
                 "t.conf:2: invalid value '1K' for BufferSize=: expected a size from 4K to 64M");
         ASSERT_PARSE_ERROR("[Listener]\nConnectTimeoutSec=soon\n",
                 "t.conf:2: invalid value 'soon' for ConnectTimeoutSec=: expected a time span such as 10, "
+                "10s or 500ms");
+        ASSERT_PARSE_ERROR("[Listener]\nStopTimeoutSec=0\n",
+                "t.conf:2: invalid value '0' for StopTimeoutSec=: expected a time span such as 10, "
                 "10s or 500ms");
         ASSERT_PARSE_ERROR("[Fastpath]\nMaxSockets=0\n",
                 "t.conf:2: invalid value '0' for MaxSockets=: expected a number from 1 to 4294967295");

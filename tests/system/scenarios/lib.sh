@@ -104,3 +104,38 @@ holds_listener() {
 tcp_connect() {
         timeout 5 bash -c "exec 3<>/dev/tcp/$1/$2 && exec 3>&-"
 }
+
+# world_up: a network namespace "skfp-world" behind the veth skfp-c0 (198.19.0.1/24 here,
+# 198.19.0.2 there) with 198.18.0.10 on its lo and /skfp-bin/skfp-stream's echo server on port 7
+# (tests/reliability); world_down removes it. skfp-c0 gets no link-local address, whose route
+# would appear at some random later moment.
+world_up() {
+        WORLD_NS=skfp-world
+        [ -x /skfp-bin/skfp-stream ] || skip "no /skfp-bin/skfp-stream (tests/reliability is not built)"
+        ip netns add "$WORLD_NS" || skip "cannot create a network namespace in the container"
+        ip link add skfp-c0 type veth peer name skfp-w0 netns "$WORLD_NS"
+        ip addr add 198.19.0.1/24 dev skfp-c0
+        ip link set skfp-c0 addrgenmode none
+        ip link set skfp-c0 up
+        ip -n "$WORLD_NS" addr add 198.19.0.2/24 dev skfp-w0
+        ip -n "$WORLD_NS" addr add 198.18.0.10/32 dev lo
+        ip -n "$WORLD_NS" link set lo up
+        ip -n "$WORLD_NS" link set skfp-w0 up
+        ip route add 198.18.0.10/32 via 198.19.0.2 dev skfp-c0
+        mkdir -p /run/skfp-test
+        ulimit -n 16384 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+        nsenter --net="/run/netns/$WORLD_NS" /skfp-bin/skfp-stream serve 7 >/run/skfp-test/world.out 2>&1 &
+        WORLD_PID=$!
+        for _ in $(seq 100); do
+                grep -q ready /run/skfp-test/world.out && return 0
+                sleep 0.05
+        done
+        die "the world's echo server did not start"
+}
+
+world_down() {
+        kill "$WORLD_PID" 2>/dev/null
+        ip netns del "$WORLD_NS" 2>/dev/null
+        ip link del skfp-c0 2>/dev/null
+        return 0
+}
