@@ -51,6 +51,8 @@ static int tcx_attach(int prog_fd, int ifindex, int attach_type, const char *wha
 
         fd = bpf_link_create(prog_fd, ifindex, attach_type, NULL);
         if (fd < 0) {
+                if (fd == -ENODEV)   /* the link went away before we got to it: the caller decides */
+                        return log_debug_errno(fd, "Failed to attach %s: %m", what);
                 if (fd == -EINVAL)
                         return log_error_errno(fd, "Failed to attach %s: the kernel refused a tcx link "
                                                "(tcx needs Linux 6.6 or newer): %m", what);
