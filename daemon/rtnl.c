@@ -79,10 +79,14 @@ int rtnl_parse(const void *buf, size_t len, rtnl_handler_t handler, void *userda
                 RtnlLink link;
                 int r;
 
-                /* libmnl's attribute walk reads up to the aligned end: the whole of it must be here */
-                if (nlh->nlmsg_len < sizeof(struct nlmsghdr) || NLMSG_ALIGN(nlh->nlmsg_len) > len - off)
+                /* libmnl's attribute walk reads up to the aligned end: the whole of it must be here.
+                 * Aligned in size_t: NLMSG_ALIGN() of a 32-bit length near 4 GiB wraps to 0, and a
+                 * step of 0 would never end (found by fuzz-rtnl). */
+                size_t mlen = nlh->nlmsg_len, step = (mlen + NLMSG_ALIGNTO - 1) & ~(size_t) (NLMSG_ALIGNTO - 1);
+
+                if (mlen < sizeof(struct nlmsghdr) || step > len - off)
                         break;
-                off += NLMSG_ALIGN(nlh->nlmsg_len);
+                off += step;
 
                 switch (nlh->nlmsg_type) {
                 case RTM_NEWLINK:
@@ -195,7 +199,9 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         static char buf[32768] __attribute__((aligned(NLMSG_ALIGNTO)));
 
         for (unsigned i = 0; i < 64; i++) {
-                ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+                struct sockaddr_nl sender = {};
+                socklen_t sl = sizeof(sender);
+                ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *) &sender, &sl);
 
                 if (n < 0) {
                         if (errno == EAGAIN || errno == EINTR)
@@ -212,6 +218,12 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                                 continue;
                         }
                         return log_error_errno(errno, "Failed to receive from rtnetlink: %m");
+                }
+                if (sender.nl_pid != 0) {
+                        /* only the kernel speaks for the links (a process needs CAP_NET_ADMIN to
+                         * send to us at all, but it must not be able to fake a link either) */
+                        log_debug("Ignoring an rtnetlink datagram from port %u, not the kernel.", sender.nl_pid);
+                        continue;
                 }
                 (void) rtnl_parse(buf, (size_t) n, on_link, r);
         }
