@@ -64,6 +64,7 @@ static void link_lost(Link *l, const char *why)
 static void link_found(Link *l, int ifindex, unsigned short arphrd)
 {
         Manager *m = l->manager;
+        uint64_t t;
         int r = 0;
 
         if (l->ifindex == ifindex && l->arphrd == arphrd && (l->attached || !m->intercept))
@@ -73,6 +74,7 @@ static void link_found(Link *l, int ifindex, unsigned short arphrd)
         if (l->ifindex == ifindex && l->arphrd != arphrd)
                 link_detach(l);   /* the link type decides the program variant */
 
+        t = now_usec();
         if (m->intercept)
                 r = intercept_attach(m->intercept, ifindex, arphrd);
         if (r == -ENODEV) {
@@ -96,7 +98,9 @@ static void link_found(Link *l, int ifindex, unsigned short arphrd)
         else if (m->intercept) {
                 l->attached = true;
                 l->attached_usec = now_usec();
-                log_info("%s: link ifindex %d (type %u) attached.", l->name, ifindex, arphrd);
+                /* the kernel's tcx attach waits for an RCU grace period: most of the latency */
+                log_info("%s: link ifindex %d (type %u) attached (in %.1f ms).", l->name, ifindex, arphrd,
+                         (double) (l->attached_usec - t) / 1000.0);
         } else
                 log_info("%s: link ifindex %d (type %u) present.", l->name, ifindex, arphrd);
         manager_emit_interfaces_changed(m);

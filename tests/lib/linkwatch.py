@@ -11,6 +11,9 @@
 #   linkwatch.py bench NAME COUNT  COUNT times: create veth NAME (peer NAME-p) with `ip`, wait for
 #                                  the signal showing NAME attached, delete it, wait for the signal
 #                                  showing it absent; prints each latency and the median and p90
+#   linkwatch.py fake new|del IFINDEX NAME PID
+#                                  sends a forged RTM_NEWLINK/RTM_DELLINK from this process (not the
+#                                  kernel) to every rtnetlink socket of process PID in this namespace
 #   linkwatch.py latency FILE NAME the latencies (ms) from a record FILE: for each "kernel new" of
 #                                  NAME with a new ifindex, the first later signal showing NAME
 #                                  attached on that ifindex (or "lost" when none came)
@@ -235,12 +238,41 @@ def bench(name, count):
     print(summary(state['lat']))
 
 
+def fake(what, ifindex, name, pid):
+    inodes = set()
+    for fd in os.listdir('/proc/%d/fd' % pid):
+        target = os.readlink('/proc/%d/fd/%s' % (pid, fd))
+        if target.startswith('socket:['):
+            inodes.add(int(target[8:-1]))
+    ports = []
+    with open('/proc/net/netlink') as f:
+        next(f)
+        for line in f:
+            x = line.split()
+            if int(x[1]) == NETLINK_ROUTE and int(x[9]) in inodes:
+                ports.append(int(x[2]))
+    name = name.encode() + b'\0'
+    ifla = struct.pack('=HH', 4 + len(name), IFLA_IFNAME) + name
+    ifla += b'\0' * (((len(ifla) + 3) & ~3) - len(ifla))
+    payload = struct.pack('=BxHiII', 0, 1, ifindex, 0x1043, 0) + ifla
+    msg = struct.pack('=IHHII', 16 + len(payload), RTM_NEWLINK if what == 'new' else RTM_DELLINK, 0, 0, 0) + payload
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
+    s.bind((0, 0))
+    for port in ports:
+        s.sendto(msg, (port, 0))
+    if not ports:
+        print('no rtnetlink socket of process %d in this namespace' % pid)
+    return 0 if ports else 1
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == 'record':
         record(sys.argv[2])
     elif cmd == 'bench':
         bench(sys.argv[2], int(sys.argv[3]))
+    elif cmd == 'fake':
+        sys.exit(fake(sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])))
     elif cmd == 'latency':
         with open(sys.argv[2]) as f:
             lat = latencies_from(f, sys.argv[3])
