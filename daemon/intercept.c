@@ -141,6 +141,21 @@ bool intercept_is_attached(Intercept *ic, int ifindex)
         return ic && find_link(ic, ifindex);
 }
 
+bool intercept_is_live(Intercept *ic, int ifindex)
+{
+        InterceptLink *l = ic ? find_link(ic, ifindex) : NULL;
+        struct bpf_link_info info = {};
+        uint32_t len = sizeof(info);
+
+        if (!l)
+                return false;
+        if (bpf_obj_get_info_by_fd(l->link_fd, &info, &len) < 0)
+                return true;   /* cannot tell: believe what we knew */
+        /* libbpf 1.1's bpf_link_info has no tcx member; the kernel's tcx info begins with the
+         * ifindex like xdp's, and it is 0 once the device is gone */
+        return info.xdp.ifindex == (uint32_t) ifindex;
+}
+
 /* Ethernet-like devices carry a 14-byte header at TC egress; these carry none (tun, wireguard,
  * IP-in-IP tunnels, PPP). Anything else we have not seen work is refused. */
 static int arphrd_is_l3(unsigned short arphrd)

@@ -67,8 +67,14 @@ static void link_found(Link *l, int ifindex, unsigned short arphrd)
         uint64_t t;
         int r = 0;
 
-        if (l->ifindex == ifindex && l->arphrd == arphrd && (l->attached || !m->intercept))
-                return;
+        if (l->ifindex == ifindex && l->arphrd == arphrd && (l->attached || !m->intercept)) {
+                if (!l->attached || intercept_is_live(m->intercept, ifindex))
+                        return;
+                /* Deleted and created again with the same name and ifindex while we lost the events:
+                 * the kernel took our program away with the old link. */
+                log_info("%s: ifindex %d is a new link, attaching again.", l->name, ifindex);
+                link_detach(l);
+        }
         if (l->ifindex != 0 && l->ifindex != ifindex)
                 link_lost(l, "name moved to another link");
         if (l->ifindex == ifindex && l->arphrd != arphrd)

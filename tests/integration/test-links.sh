@@ -141,6 +141,24 @@ log_wait() { # PATTERN in the daemon's log, 5 s at most
         echo "     '$1' not in the daemon's log"
         return 1
 }
+log_wait_count() { # PATTERN N: N lines with PATTERN in the daemon's log, 5 s at most
+        local i
+        for i in $(seq 250); do
+                [ "$(grep -c "$1" "$T/daemon.log")" -ge "$2" ] && return 0
+                sleep 0.02
+        done
+        echo "     '$1' not $2 times in the daemon's log"
+        return 1
+}
+tcx_link_live() { # IFINDEX: the kernel has one egress tcx link of the daemon on IFINDEX
+        local i
+        for i in $(seq 100); do
+                [ "$(egress_links "$1")" -eq 1 ] && return 0
+                sleep 0.02
+        done
+        echo "     egress tcx links: $(egress_links) in all, $(egress_links "$1") on ifindex $1"
+        return 1
+}
 lat_below() { # SUMMARY FIELD MS N: linkwatch's summary has n=N, lost=0 and FIELD below MS
         local v
         v=$(sed -n "s/.* $2=\([0-9.]*\) ms.*/\1/p" <<<"$1")
@@ -334,6 +352,31 @@ ip -n "$NS" link set skfp-c1 up
 ip -n "$NS" route replace 198.18.0.20/32 via 198.19.1.2 dev skfp-c1
 check "skfp-c1 renamed back: attached" wait_iface skfp-c1 "$IDX1 true"
 "${B[@]}" RemoveInterface s skfp-c2
+
+# --- 8b. lost events again: skfp-c0 deleted and created anew with the same name AND ifindex. The
+# dump shows what the daemon believed, but the program went with the old link.
+burst() { # LINES...: 8000 alias changes that overflow the daemon's queue, then LINES
+        ip -n "$NS" link add skfp-n0 type veth peer name skfp-m0
+        ip -n "$NS" link set skfp-n0 up
+        {
+                for i in $(seq 8000); do
+                        echo "link set skfp-n0 alias churn-$i"
+                done
+                echo "link del skfp-n0"
+                printf '%s\n' "$@"
+        } >"$T/burst"
+        ip -n "$NS" -batch "$T/burst"
+}
+n_overflows=$(grep -c "receive queue overflowed" "$T/daemon.log")
+kill -STOP "$PID"
+burst "link del skfp-c0"
+mk_c0 "$IDX"
+kill -CONT "$PID"
+check "the daemon noticed the lost events" log_wait_count "receive queue overflowed" $((n_overflows + 1))
+check "skfp-c0 came back with the same ifindex $IDX" test "$(ifindex_of skfp-c0)" = "$IDX"
+check "after resync: attached on $IDX" wait_iface skfp-c0 "$IDX true"
+check "after resync: the tcx link is on the new link" tcx_link_live "$IDX"
+check "and intercepting" intercepting 198.18.0.10
 
 # --- 9. only the kernel speaks for links: forged messages from a process are ignored
 "${B[@]}" AddInterface s skfp-f0
