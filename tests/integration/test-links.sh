@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Link tracking over rtnetlink: a managed name that does not exist yet is attached when it appears
 # (and intercepts at once), follows 200 deletions and re-creations without leaking descriptors,
-# memory or tcx links, is detached when renamed away and attached when renamed back, survives down
-# and up, a reused ifindex and a resynchronisation after lost events; two links at once; and every
-# change the kernel drives is announced with PropertiesChanged on Interfaces.
+# memory or tcx links, is detached when renamed away (or moved to another namespace) and attached
+# when renamed back, survives down and up, a reused ifindex, forged rtnetlink messages and lost
+# events (ENOBUFS: a full resynchronisation, including a link re-created with the same name and
+# ifindex); two links at once; RemoveInterface detaches; and every change the kernel drives is
+# announced with PropertiesChanged on Interfaces (recorded by tests/lib/linkwatch.py).
 set -euo pipefail
 . "$(dirname "$0")/../lib/daemon.sh"
 . "$SKFP_TOP/tests/lib/lab.sh"
 
+/usr/bin/python3 -c 'import dbus, dbus.mainloop.glib, gi' 2>/dev/null ||
+        { echo "SKIP: needs python3-dbus and python3-gi (scripts/bootstrap)"; exit 77; }
 skfp_env_init links
 lab_init
 # the test makes and breaks skfp-c0 itself; the world keeps its addresses on lo
@@ -392,6 +396,22 @@ check "skfp-f0 still absent, skfp-c1 still attached" test "$(iface skfp-f0) $(if
 check "no egress tcx link on skfp-u0" test "$(egress_links "$U0")" -eq 0
 "${B[@]}" RemoveInterface s skfp-f0
 ip -n "$NS" link del skfp-u0
+
+# --- 9b. a link moved to another namespace is gone from ours (and our program must not follow it)
+ip -n "$NS" link add skfp-v0 type veth peer name skfp-v1
+"${B[@]}" AddInterface s skfp-v0
+IDXV=$(ifindex_of skfp-v0)
+check "skfp-v0 attached" wait_iface skfp-v0 "$IDXV true"
+mark
+ip -n "$NS" link set skfp-v0 netns "$WNS"
+check "moved to the world namespace: skfp-v0 absent" wait_iface skfp-v0 "0 false"
+check "PropertiesChanged: skfp-v0,0,false" saw_signal "skfp-v0,0,false"
+check "the daemon let go of its tcx link" test "$(egress_links "$IDXV")" -eq 0
+ip -n "$WNS" link set skfp-v0 netns "$NS"
+IDXV=$(ifindex_of skfp-v0)
+check "moved back: attached on ifindex $IDXV" wait_iface skfp-v0 "$IDXV true"
+"${B[@]}" RemoveInterface s skfp-v0
+ip -n "$NS" link del skfp-v0
 
 # --- 10. RemoveInterface detaches
 mark
