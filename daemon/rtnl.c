@@ -192,6 +192,28 @@ static void on_link(void *userdata, const RtnlLink *link)
         }
 }
 
+void rtnl_overflowed(Rtnl *r)
+{
+        /* events were lost: the only safe answer is a full dump */
+        log_warning("rtnetlink receive queue overflowed, events lost.");
+        /* A dump that began before the loss may report links the lost events removed: only one that
+         * begins now can be trusted. An EBUSY answer says the old one still runs; we ask again when
+         * it ends. */
+        r->dump_seq = 0;
+        r->dump_running = r->dump_pending = false;
+        (void) rtnl_resync(r);
+}
+
+int rtnl_receive(Rtnl *r, const void *buf, size_t len)
+{
+        return rtnl_parse(buf, len, on_link, r);
+}
+
+unsigned rtnl_dump_seq(const Rtnl *r)
+{
+        return r->dump_seq;
+}
+
 static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
         Rtnl *r = userdata;
@@ -207,14 +229,7 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                         if (errno == EAGAIN || errno == EINTR)
                                 return 0;
                         if (errno == ENOBUFS) {
-                                /* events were lost: the only safe answer is a full dump */
-                                log_warning("rtnetlink receive queue overflowed, events lost.");
-                                /* a dump that began before the loss may report links the lost events
-                                 * removed: only one that begins now can be trusted. An EBUSY answer
-                                 * says the old one still runs; we ask again when it ends. */
-                                r->dump_seq = 0;
-                                r->dump_running = r->dump_pending = false;
-                                (void) rtnl_resync(r);
+                                rtnl_overflowed(r);
                                 continue;
                         }
                         return log_error_errno(errno, "Failed to receive from rtnetlink: %m");
@@ -225,7 +240,7 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                         log_debug("Ignoring an rtnetlink datagram from port %u, not the kernel.", sender.nl_pid);
                         continue;
                 }
-                (void) rtnl_parse(buf, (size_t) n, on_link, r);
+                (void) rtnl_receive(r, buf, (size_t) n);
         }
         return 0;
 }

@@ -40,5 +40,12 @@ Rtnl *rtnl_free(Rtnl *r);
 /* Asks for a full dump again (after lost events). */
 int rtnl_resync(Rtnl *r);
 
+/* What the socket's reader does (tests drive them directly): one datagram from the kernel; lost
+ * events (ENOBUFS), answered with a new dump. rtnl_dump_seq(): the sequence number of the dump
+ * whose end is awaited, 0 when none is. */
+int rtnl_receive(Rtnl *r, const void *buf, size_t len);
+void rtnl_overflowed(Rtnl *r);
+unsigned rtnl_dump_seq(const Rtnl *r);
+
 /* Asks the kernel synchronously for one link by name: -ENODEV when there is none. */
 int rtnl_get_link(const char *name, RtnlLink *ret);
