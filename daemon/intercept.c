@@ -61,6 +61,8 @@ static int tcx_attach(int prog_fd, int ifindex, int attach_type, const char *wha
 
         fd = bpf_link_create(prog_fd, ifindex, attach_type, NULL);
         if (fd < 0) {
+                if (fd == -ENODEV)   /* the link went away before we got to it: the caller decides */
+                        return log_debug_errno(fd, "Failed to attach %s: %m", what);
                 if (fd == -EINVAL)
                         return log_error_errno(fd, "Failed to attach %s: the kernel refused a tcx link "
                                                "(tcx needs Linux 6.6 or newer): %m", what);
@@ -245,6 +247,21 @@ static InterceptLink *find_link(Intercept *ic, int ifindex)
 bool intercept_is_attached(Intercept *ic, int ifindex)
 {
         return ic && find_link(ic, ifindex);
+}
+
+bool intercept_is_live(Intercept *ic, int ifindex)
+{
+        InterceptLink *l = ic ? find_link(ic, ifindex) : NULL;
+        struct bpf_link_info info = {};
+        uint32_t len = sizeof(info);
+
+        if (!l)
+                return false;
+        if (bpf_obj_get_info_by_fd(l->link_fd, &info, &len) < 0)
+                return true;   /* cannot tell: believe what we knew */
+        /* libbpf 1.1's bpf_link_info has no tcx member; the kernel's tcx info begins with the
+         * ifindex like xdp's, and it is 0 once the device is gone */
+        return info.xdp.ifindex == (uint32_t) ifindex;
 }
 
 /* Ethernet-like devices carry a 14-byte header at TC egress; these carry none (tun, wireguard,

@@ -44,6 +44,10 @@ int intercept_attach(Intercept *ic, int ifindex, unsigned short arphrd);
  * an error. */
 int intercept_detach(Intercept *ic, int ifindex);
 bool intercept_is_attached(Intercept *ic, int ifindex);
+/* Whether the kernel still has our program on ifindex: false when the link that had the ifindex
+ * was deleted (the kernel detaches, our tcx link stays open until detached), even if another link
+ * has the ifindex now. */
+bool intercept_is_live(Intercept *ic, int ifindex);
 
 /* Restart handover: the number of store entries intercept_handover() needs, and the handing over
  * itself (the links stay attached while the store holds them). */

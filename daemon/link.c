@@ -52,37 +52,63 @@ static void link_lost(Link *l, const char *why)
 {
         if (l->ifindex == 0)
                 return;
-        log_info("%s: %s (ifindex %d), interception detached.", l->name, why, l->ifindex);
+        log_info("%s: %s (ifindex %d)%s.", l->name, why, l->ifindex,
+                 l->attached ? ", interception detached" : "");
         link_detach(l);
         l->ifindex = 0;
         l->arphrd = 0;
+        l->attach_error = 0;
         manager_emit_interfaces_changed(l->manager);
 }
 
 static void link_found(Link *l, int ifindex, unsigned short arphrd)
 {
         Manager *m = l->manager;
-        int r;
+        uint64_t t;
+        int r = 0;
 
-        if (l->ifindex == ifindex && l->arphrd == arphrd && (l->attached || !m->intercept))
-                return;
+        if (l->ifindex == ifindex && l->arphrd == arphrd && (l->attached || !m->intercept)) {
+                if (!l->attached || intercept_is_live(m->intercept, ifindex))
+                        return;
+                /* Deleted and created again with the same name and ifindex while we lost the events:
+                 * the kernel took our program away with the old link. */
+                log_info("%s: ifindex %d is a new link, attaching again.", l->name, ifindex);
+                link_detach(l);
+        }
         if (l->ifindex != 0 && l->ifindex != ifindex)
                 link_lost(l, "name moved to another link");
         if (l->ifindex == ifindex && l->arphrd != arphrd)
                 link_detach(l);   /* the link type decides the program variant */
+
+        t = now_usec();
+        if (m->intercept)
+                r = intercept_attach(m->intercept, ifindex, arphrd);
+        if (r == -ENODEV) {
+                /* removed again before we got to it: its RTM_DELLINK is on the way */
+                log_debug("%s: ifindex %d is gone already.", l->name, ifindex);
+                if (l->ifindex == ifindex)
+                        link_lost(l, "link removed");
+                return;
+        }
+        if (r < 0 && l->ifindex == ifindex && l->arphrd == arphrd && r == l->attach_error) {
+                /* nothing changed since the last try (another RTM_NEWLINK of the same link) */
+                log_debug("%s: still cannot attach to ifindex %d: %s", l->name, ifindex, strerror(-r));
+                return;
+        }
         l->ifindex = ifindex;
         l->arphrd = arphrd;
-        if (m->intercept) {
-                r = intercept_attach(m->intercept, ifindex, arphrd);
-                if (r < 0)
-                        log_warning_errno(r, "%s: failed to attach to ifindex %d: %m", l->name, ifindex);
-                else {
-                        l->attached = true;
-                        l->attached_usec = now_usec();
-                }
-        }
-        log_info("%s: link ifindex %d (type %u) %s.", l->name, ifindex, arphrd,
-                l->attached ? "attached" : "present, not attached");
+        l->attach_error = r < 0 ? r : 0;
+        if (r < 0)
+                log_warning_errno(r, "%s: link ifindex %d (type %u) present, failed to attach: %m", l->name,
+                                  ifindex, arphrd);
+        else if (m->intercept) {
+                l->attached = true;
+                l->attached_usec = now_usec();
+                /* the kernel's tcx attach waits for an RCU grace period: most of the latency */
+                log_info("%s: link ifindex %d (type %u) attached (in %.1f ms).", l->name, ifindex, arphrd,
+                         (double) (l->attached_usec - t) / 1000.0);
+        } else
+                log_info("%s: link ifindex %d (type %u) present.", l->name, ifindex, arphrd);
         manager_emit_interfaces_changed(m);
 }
 

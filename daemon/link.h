@@ -15,6 +15,7 @@ struct Link {
         int ifindex;              /* 0 while no link has the name */
         unsigned short arphrd;
         bool attached;            /* the egress program is on it */
+        int attach_error;         /* why the last attach to ifindex failed (-errno), 0 */
         unsigned seen;            /* dump generation that last reported it */
         uint64_t attached_usec;   /* CLOCK_MONOTONIC when it was last attached */
 };

@@ -14,8 +14,13 @@ struct Rtnl {
         rtnl_handler_t handler;
         void *userdata;
         unsigned seq;
-        bool dump_pending;        /* a dump request failed with EBUSY: retry after the current one */
-        bool dumping;
+        /* Dumps: the kernel runs one at a time per socket and refuses another with EBUSY. After lost
+         * events we ask for a new one at once; if an older one is still running, its end (with the
+         * old sequence number) releases the pending request, and only the end of the dump asked for
+         * last is passed on, so that the generation it closes is the one its start opened. */
+        unsigned dump_seq;        /* the dump whose end we wait for, 0: none */
+        bool dump_running;        /* a dump of ours may still run in the kernel */
+        bool dump_pending;        /* ask again when it ends */
 };
 
 static int parse_link_attr(const struct nlattr *attr, void *data)
@@ -74,10 +79,14 @@ int rtnl_parse(const void *buf, size_t len, rtnl_handler_t handler, void *userda
                 RtnlLink link;
                 int r;
 
-                /* libmnl's attribute walk reads up to the aligned end: the whole of it must be here */
-                if (nlh->nlmsg_len < sizeof(struct nlmsghdr) || NLMSG_ALIGN(nlh->nlmsg_len) > len - off)
+                /* libmnl's attribute walk reads up to the aligned end: the whole of it must be here.
+                 * Aligned in size_t: NLMSG_ALIGN() of a 32-bit length near 4 GiB wraps to 0, and a
+                 * step of 0 would never end (found by fuzz-rtnl). */
+                size_t mlen = nlh->nlmsg_len, step = (mlen + NLMSG_ALIGNTO - 1) & ~(size_t) (NLMSG_ALIGNTO - 1);
+
+                if (mlen < sizeof(struct nlmsghdr) || step > len - off)
                         break;
-                off += NLMSG_ALIGN(nlh->nlmsg_len);
+                off += step;
 
                 switch (nlh->nlmsg_type) {
                 case RTM_NEWLINK:
@@ -92,7 +101,7 @@ int rtnl_parse(const void *buf, size_t len, rtnl_handler_t handler, void *userda
                         n++;
                         break;
                 case NLMSG_DONE:
-                        handler(userdata, &(RtnlLink) { .type = RTNL_DUMP_DONE });
+                        handler(userdata, &(RtnlLink) { .type = RTNL_DUMP_DONE, .seq = nlh->nlmsg_seq });
                         n++;
                         break;
                 case NLMSG_ERROR:
@@ -101,7 +110,8 @@ int rtnl_parse(const void *buf, size_t len, rtnl_handler_t handler, void *userda
 
                                 if (e->error != 0) {
                                         handler(userdata, &(RtnlLink) { .type = RTNL_REQUEST_FAILED,
-                                                                        .error = e->error });
+                                                                        .error = e->error,
+                                                                        .seq = nlh->nlmsg_seq });
                                         n++;
                                 }
                         }
@@ -119,19 +129,22 @@ static int rtnl_request_dump(Rtnl *r)
         struct nlmsghdr *nlh;
         struct ifinfomsg *ifi;
 
-        if (r->dumping) {
+        if (r->dump_running) {
                 r->dump_pending = true;
                 return 0;
         }
         nlh = mnl_nlmsg_put_header(buf);
         nlh->nlmsg_type = RTM_GETLINK;
         nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-        nlh->nlmsg_seq = ++r->seq;
+        if (++r->seq == 0)
+                r->seq = 1;   /* 0 is what events carry */
+        nlh->nlmsg_seq = r->seq;
         ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
         ifi->ifi_family = AF_UNSPEC;
         if (mnl_socket_sendto(r->nl, nlh, nlh->nlmsg_len) < 0)
                 return log_error_errno(errno, "Failed to request the link dump: %m");
-        r->dumping = true;
+        r->dump_seq = r->seq;
+        r->dump_running = true;
         r->handler(r->userdata, &(RtnlLink) { .type = RTNL_DUMP_START });
         return 0;
 }
@@ -146,23 +159,59 @@ static void on_link(void *userdata, const RtnlLink *link)
 {
         Rtnl *r = userdata;
 
-        if (link->type == RTNL_REQUEST_FAILED) {
+        switch (link->type) {
+        case RTNL_REQUEST_FAILED:
+                if (link->seq != r->dump_seq || r->dump_seq == 0)
+                        return;   /* a request we gave up on already */
                 if (link->error == -EBUSY) {
-                        /* a dump is still running: ask again when it is done */
-                        r->dumping = r->dump_pending = true;
+                        /* an older dump is still running: ask again when it ends */
+                        r->dump_seq = 0;
+                        r->dump_running = r->dump_pending = true;
                         return;
                 }
-                log_warning_errno(link->error, "rtnetlink request failed: %m");
-                r->dumping = false;
+                if (link->error == -ENOBUFS)
+                        return;   /* the dump started, its first part did not fit: it goes on as we read */
+                log_warning_errno(link->error, "rtnetlink link dump failed: %m");
+                r->dump_seq = 0;
+                r->dump_running = false;
+                return;
+        case RTNL_DUMP_DONE:
+                r->dump_running = false;
+                if (link->seq == r->dump_seq && r->dump_seq != 0) {
+                        r->dump_seq = 0;
+                        r->handler(r->userdata, link);
+                }
+                if (r->dump_pending) {
+                        r->dump_pending = false;
+                        (void) rtnl_request_dump(r);
+                }
+                return;
+        default:
+                r->handler(r->userdata, link);
                 return;
         }
-        if (link->type == RTNL_DUMP_DONE)
-                r->dumping = false;
-        r->handler(r->userdata, link);
-        if (link->type == RTNL_DUMP_DONE && r->dump_pending) {
-                r->dump_pending = false;
-                (void) rtnl_request_dump(r);
-        }
+}
+
+void rtnl_overflowed(Rtnl *r)
+{
+        /* events were lost: the only safe answer is a full dump */
+        log_warning("rtnetlink receive queue overflowed, events lost.");
+        /* A dump that began before the loss may report links the lost events removed: only one that
+         * begins now can be trusted. An EBUSY answer says the old one still runs; we ask again when
+         * it ends. */
+        r->dump_seq = 0;
+        r->dump_running = r->dump_pending = false;
+        (void) rtnl_resync(r);
+}
+
+int rtnl_receive(Rtnl *r, const void *buf, size_t len)
+{
+        return rtnl_parse(buf, len, on_link, r);
+}
+
+unsigned rtnl_dump_seq(const Rtnl *r)
+{
+        return r->dump_seq;
 }
 
 static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
@@ -172,21 +221,26 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         static char buf[32768] __attribute__((aligned(NLMSG_ALIGNTO)));
 
         for (unsigned i = 0; i < 64; i++) {
-                ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+                struct sockaddr_nl sender = {};
+                socklen_t sl = sizeof(sender);
+                ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *) &sender, &sl);
 
                 if (n < 0) {
                         if (errno == EAGAIN || errno == EINTR)
                                 return 0;
                         if (errno == ENOBUFS) {
-                                /* events were lost: the only safe answer is a full dump */
-                                log_warning("rtnetlink receive queue overflowed, events lost.");
-                                r->dumping = false;
-                                (void) rtnl_resync(r);
+                                rtnl_overflowed(r);
                                 continue;
                         }
                         return log_error_errno(errno, "Failed to receive from rtnetlink: %m");
                 }
-                (void) rtnl_parse(buf, (size_t) n, on_link, r);
+                if (sender.nl_pid != 0) {
+                        /* only the kernel speaks for the links (a process needs CAP_NET_ADMIN to
+                         * send to us at all, but it must not be able to fake a link either) */
+                        log_debug("Ignoring an rtnetlink datagram from port %u, not the kernel.", sender.nl_pid);
+                        continue;
+                }
+                (void) rtnl_receive(r, buf, (size_t) n);
         }
         return 0;
 }
@@ -255,7 +309,10 @@ static void store_link(void *userdata, const RtnlLink *link)
 
 int rtnl_get_link(const char *name, RtnlLink *ret)
 {
-        char buf[MNL_SOCKET_BUFFER_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
+        /* not MNL_SOCKET_BUFFER_SIZE (a page): a link with many attributes answers with more, and
+         * a truncated answer would make a present link look absent */
+        _cleanup_free_ char *buf = NULL;
+        const size_t size = 32768;
         RtnlLink found = { .type = RTNL_REQUEST_FAILED };
         struct mnl_socket *nl;
         struct nlmsghdr *nlh;
@@ -265,6 +322,9 @@ int rtnl_get_link(const char *name, RtnlLink *ret)
 
         if (!name || strlen(name) >= IF_NAMESIZE)
                 return -EINVAL;
+        buf = malloc(size);
+        if (!buf)
+                return -ENOMEM;
         nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
         if (!nl)
                 return -errno;
@@ -283,7 +343,7 @@ int rtnl_get_link(const char *name, RtnlLink *ret)
                 r = -errno;
                 goto finish;
         }
-        n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+        n = mnl_socket_recvfrom(nl, buf, size);
         if (n < 0) {
                 r = -errno;
                 goto finish;

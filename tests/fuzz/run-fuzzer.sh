@@ -49,7 +49,7 @@ failed() {
                 [ -f "$a" ] || continue
                 # while fuzzing the target's stderr is closed: replay to show the whole story
                 if [ "$log" = "$tmp/fuzz.log" ]; then
-                        "$bin" -runs=0 "$a" >"$tmp/again.log" 2>&1 || true
+                        "$bin" -runs=0 -timeout=10 "$a" >"$tmp/again.log" 2>&1 || true
                         echo "--- replay of $a:" >&2
                         report "$tmp/again.log" >&2
                 fi

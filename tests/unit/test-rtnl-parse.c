@@ -133,6 +133,24 @@ static void test_hostile_links_rejected(void)
         ASSERT_EQ(s.n_links, 0u);
 }
 
+/* A length near 4 GiB: NLMSG_ALIGN() in 32 bits wraps it to 0, a walk that steps by that never ends
+ * (found by tests/fuzz/fuzz-rtnl; regressions/rtnl/length-align-wraps-to-zero). */
+static void test_length_that_aligns_to_zero(void)
+{
+        char buf[64] __attribute__((aligned(4))) = {};
+        struct nlmsghdr *nlh = (struct nlmsghdr *) buf;
+        Seen s = {};
+
+        for (uint32_t len = UINT32_MAX - 3; len != 0; len++) {
+                nlh->nlmsg_len = len;
+                nlh->nlmsg_type = NLMSG_DONE;
+                ASSERT_EQ(rtnl_parse(buf, sizeof(buf), on_link, &s), 0);
+                nlh->nlmsg_type = RTM_NEWLINK;
+                ASSERT_EQ(rtnl_parse(buf, sizeof(buf), on_link, &s), 0);
+        }
+        ASSERT_EQ(s.n_done, 0u);
+}
+
 static void test_every_truncation(void)
 {
         char buf[512] __attribute__((aligned(4))) = {};
@@ -191,6 +209,7 @@ int main(void)
         RUN(test_dellink_and_two_messages);
         RUN(test_done_and_error);
         RUN(test_hostile_links_rejected);
+        RUN(test_length_that_aligns_to_zero);
         RUN(test_every_truncation);
         RUN(test_garbage);
         TESTS_DONE();
