@@ -76,7 +76,7 @@ w("")
 w("The client in one network namespace talks to a server in another over a veth pair, through "
   "the same relay (skfastpathd's) in five set-ups:")
 w("")
-w("- **no proxy**: the client connects to the server directly (the floor).")
+w("- **no proxy**: the client connects to the server directly (the reference).")
 w("- **nft tproxy**: the usual way to build a transparent proxy today. An nftables `output` chain "
   "(type route) marks the client's packets to the port (not the relay's own, which carry its "
   "bypass mark), `ip rule fwmark 0x1 lookup 100` with `local default dev lo` in table 100 "
