@@ -208,6 +208,11 @@ w("`sudo bench/report` (about 10 minutes; `--quick` about 2) runs all of it on a
 w("")
 
 open(path(f"report-{STAMP}.md"), "w").write("\n".join(out))
+# one line for README.md (bench/report --publish puts it there)
+summary = (f"The figures now in it were taken {env['date']} on {env['cpu']}, {env['nproc']} CPUs, "
+           f"Linux {env['kernel']}, with `bench/report{' --quick' if quick else ''}`"
+           + "." + (f" **{env['note']}**" if env.get("note") else ""))
+open(path(f"summary-{STAMP}.txt"), "w").write(summary + "\n")
 
 # ---- plots --------------------------------------------------------------------------------
 
