@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # scripts/demo end to end: a non-interactive run exits 0 with every check of its steps passed,
 # and leaves nothing behind (namespaces, cgroup, pins, scratch directory, processes, the host's
-# rules, routes and qdiscs); so do runs stopped half-way by SIGINT and SIGTERM, and by Ctrl-C at
-# a pause on a real terminal (a pty).
+# rules, routes and qdiscs); so do runs stopped half-way by SIGINT and SIGTERM, by Ctrl-C at a
+# pause on a real terminal (a pty), and a run on a machine without bpffs mounted.
 set -euo pipefail
 top=${SKFP_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${SKFP_BUILD_ROOT:-$top/build}
@@ -162,6 +162,20 @@ check "Ctrl-C at the third pause on a terminal: exit 130 (got $rc)" [ "$rc" = 13
 check "Ctrl-C on a terminal: steps 1 and 2 ran, step 3 did not" \
         sh -c "grep -q '2/9  skfastpathd starts' '$T/pty.out' && grep -q 'without a managed port the world sees curl' '$T/pty.out' && ! grep -q 'skfastpathctl add-interface' '$T/pty.out'"
 check "Ctrl-C on a terminal: nothing left" nothing_left "$T/pty.out"
+
+# --- 5. a machine without bpffs: the demo mounts one and unmounts it again ---------------------
+# In a private mount namespace with /sys/fs/bpf unmounted there (the host's stays as it is).
+rc=0
+# shellcheck disable=SC2016
+SKFP_BUILD_ROOT=$build timeout -s TERM 180 unshare -m --propagation private sh -c '
+        umount -l /sys/fs/bpf 2>/dev/null
+        ! mountpoint -q /sys/fs/bpf || exit 98
+        "$1" --fast --no-build </dev/null >"$2" 2>&1 || exit
+        ! mountpoint -q /sys/fs/bpf || exit 99' sh "$demo" "$T/nobpffs.out" || rc=$?
+check "no bpffs: exit 0, and /sys/fs/bpf unmounted again (got $rc)" [ "$rc" = 0 ]
+check "no bpffs: the demo checked it" grep -q 'ok   bpffs, mounted for the lab, unmounted again' "$T/nobpffs.out"
+check "no bpffs: nothing left" nothing_left "$T/nobpffs.out"
+check "the host's bpffs is still mounted" mountpoint -q /sys/fs/bpf
 
 after=$(host_snapshot)
 check "the host's rules, routes, qdiscs and accept_local are as before" [ "$before" = "$after" ]
