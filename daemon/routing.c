@@ -369,6 +369,10 @@ int routing_new(Routing **ret, const Config *c, const char *state_directory)
                         log_warning("IPv6 is not available: IPv6 connections are not intercepted.");
                         continue;
                 }
+                if (r == -ENETDOWN)
+                        return log_error_errno(r, "Failed to install the %s local route: lo is down in this "
+                                               "network namespace, and intercepted connections are delivered "
+                                               "there (ip link set lo up): %m", family_name(families[i]));
                 if (r < 0)
                         return log_error_errno(r, "Failed to install the %s rule \"fwmark 0x%x lookup %u\" "
                                                "(priority %u) and its local route: %m",
