@@ -60,6 +60,10 @@ static int read_full(int fd, void *buf, size_t n)
         return 0;
 }
 
+/* A fastpath sender whose peer's receive queue is full gets ENOMEM, not a blocking send (see
+ * HAZARDS in skfastpathd(8)): back off and retry as the relay does, and say how often. */
+static unsigned long enomem_retries;
+
 static int write_full(int fd, const void *buf, size_t n)
 {
         size_t done = 0;
@@ -70,6 +74,11 @@ static int write_full(int fd, const void *buf, size_t n)
                 if (w < 0) {
                         if (errno == EINTR || errno == EAGAIN)
                                 continue;
+                        if (errno == ENOMEM) {
+                                enomem_retries++;
+                                (void) nanosleep(&(struct timespec) { .tv_nsec = 1000000 }, NULL);
+                                continue;
+                        }
                         return -1;
                 }
                 done += (size_t) w;
@@ -230,6 +239,9 @@ static int client(const char *mode, const char *host, const char *port, uint32_t
                 }
                 printf("%.1f\n", (double) sent / (t1 - t0) / (1024 * 1024));
         }
+        if (enomem_retries > 0)
+                fprintf(stderr, "%s: send() failed with ENOMEM %lu times (retried after 1 ms)\n", mode,
+                        enomem_retries);
         close(fd);
         free(buf);
         return 0;
