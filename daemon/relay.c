@@ -24,6 +24,13 @@
 #define ACCEPT_RETRY_USEC (100 * 1000ULL)
 /* Spare buffers kept for reuse; idle connections hold none. */
 #define MAX_FREE_BUFFERS 64
+/* Connection sockets are edge-triggered and re-armed by every connection_update(). sd-event calls
+ * epoll_wait() once per dispatched source, and that call polls every level-triggered socket that
+ * is still ready: with thousands of busy connections each dispatch cost O(ready sockets) and the
+ * relay crawled (10,000 connections echoing at once, tests/soak/test-load.sh). Re-arming keeps
+ * the level-triggered logic below: for EPOLLET sd-event never skips the epoll_ctl(MOD), and MOD
+ * queues the socket again if it is still ready. */
+#define CONNECTION_EPOLL_FLAGS EPOLLET
 
 enum {
         SIDE_CLIENT,
@@ -322,7 +329,7 @@ static int connection_update(RelayConnection *c)
                 if (events == 0)
                         r = sd_event_source_set_enabled(c->io[s], SD_EVENT_OFF);
                 else {
-                        r = sd_event_source_set_io_events(c->io[s], events);
+                        r = sd_event_source_set_io_events(c->io[s], events | CONNECTION_EPOLL_FLAGS);
                         if (r >= 0)
                                 r = sd_event_source_set_enabled(c->io[s], SD_EVENT_ON);
                 }
@@ -355,7 +362,8 @@ static int connection_connected(RelayConnection *c, uint32_t revents)
 
         c->connecting = false;
         c->timer = sd_event_source_disable_unref(c->timer);
-        q = sd_event_add_io(r->event, &c->io[SIDE_CLIENT], c->fd[SIDE_CLIENT], EPOLLIN, on_connection_io, c);
+        q = sd_event_add_io(r->event, &c->io[SIDE_CLIENT], c->fd[SIDE_CLIENT],
+                           EPOLLIN | CONNECTION_EPOLL_FLAGS, on_connection_io, c);
         if (q < 0)
                 return connection_abort(c, SIDE_UPSTREAM, q);
         return connection_update(c);
@@ -478,7 +486,8 @@ static void relay_start_connection(Relay *r, int client_fd)
                 q = -errno;
                 goto fail;
         }
-        q = sd_event_add_io(r->event, &c->io[SIDE_UPSTREAM], c->fd[SIDE_UPSTREAM], EPOLLOUT, on_connection_io, c);
+        q = sd_event_add_io(r->event, &c->io[SIDE_UPSTREAM], c->fd[SIDE_UPSTREAM],
+                           EPOLLOUT | CONNECTION_EPOLL_FLAGS, on_connection_io, c);
         if (q < 0)
                 goto fail;
         q = sd_event_add_time_relative(r->event, &c->timer, CLOCK_MONOTONIC, r->connect_timeout_usec, 0,
