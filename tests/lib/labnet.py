@@ -23,6 +23,7 @@ Clients print "ok ..." with their local ports, or "FAIL ..." and exit 1.
 """
 import asyncio
 import hashlib
+import os
 import random
 import socket
 import struct
@@ -31,7 +32,8 @@ import time
 
 CHUNK = 64 * 1024
 TIMEOUT = 20
-LIFETIME = 900      # servers exit by themselves after this, should a test fail to stop them
+# servers exit by themselves after this, should a test fail to stop them (a soak sets it longer)
+LIFETIME = int(os.environ.get("SKFP_LAB_LIFETIME", "900"))
 
 
 def pattern_chunks(size, seed):
