@@ -182,6 +182,10 @@ class Soak:
         self.c0_windows = []            # (start, end) of traffic-link flaps
         self.flaps = {"f0-down-up": 0, "f0-recreate": 0, "c0-down-up": 0}
         self.f0_recreated_at = None
+        self.f0_managed = True
+        self.reattached = 0
+        self.reattach_missed = []
+        self.reattach_slowest = 0.0
         self.bus_calls = 0
         self.bus_max = 0.0
         self.stats_answered = 0
@@ -412,6 +416,7 @@ class Soak:
             if self.stop:
                 break
             start = self.now()
+            writer = None
             try:
                 self.inflight += 1
                 try:
@@ -458,6 +463,8 @@ class Soak:
                 if relayed:
                     self.interval["relayed_failed"] += 1
                 self.failure(cat, start, e, self.in_c0_window if relayed else (lambda s, e: False))
+                if writer:
+                    writer.close()
                 await asyncio.sleep(0.5)
 
     async def fastpath_server(self):
@@ -504,26 +511,48 @@ class Soak:
         await self.ip("route", "replace", "198.18.0.10/32", "via", "198.19.0.2", "dev", "skfp-c0")
         await self.ip("-6", "route", "replace", "2001:db8::10/128", "via", "2001:db8:1::2", "dev", "skfp-c0")
 
+    async def f0_ifindex(self):
+        _, out = await self.ip("-j", "link", "show", "skfp-f0")
+        return json.loads(out)[0]["ifindex"]
+
+    async def f0_flap(self, recreate):
+        if recreate:
+            await self.ip("link", "del", "skfp-f0")
+            await asyncio.sleep(0.2)
+            await self.ip("link", "add", "skfp-f0", "type", "veth", "peer", "name", "skfp-fw0",
+                          "netns", self.a.world_ns)
+            await self.f0_configure()
+            self.flaps["f0-recreate"] += 1
+            self.f0_recreated_at = self.now()
+        else:
+            await self.ip("link", "set", "skfp-f0", "down")
+            await asyncio.sleep(0.2)
+            await self.f0_configure()
+            self.flaps["f0-down-up"] += 1
+        await self.check_reattached(await self.f0_ifindex(), "recreated" if recreate else "down/up")
+
+    async def check_reattached(self, idx, how):
+        """While skfp-f0 is managed, the daemon attaches to whatever link now has that name."""
+        t = time.monotonic()
+        while time.monotonic() - t < 2.0:
+            got = {x[0]: x for x in await self.prop("Interfaces")}
+            if not self.f0_managed or "skfp-f0" not in got:
+                return      # a D-Bus change took it out meanwhile
+            if got["skfp-f0"] == ["skfp-f0", idx, True]:
+                self.reattached += 1
+                self.reattach_slowest = max(self.reattach_slowest, time.monotonic() - t)
+                return
+            await asyncio.sleep(0.02)
+        self.reattach_missed.append(f"{how} at {self.now():.1f}s: ifindex {idx}, Interfaces says {got.get('skfp-f0')}")
+
     async def f0_flapper(self):
         tick = 0
         while not self.stop:
             t_next = time.monotonic() + 1.0
             tick += 1
             try:
-                if tick % 2:
-                    await self.ip("link", "set", "skfp-f0", "down")
-                    await asyncio.sleep(0.2)
-                    await self.f0_configure()
-                    self.flaps["f0-down-up"] += 1
-                else:
-                    await self.ip("link", "del", "skfp-f0")
-                    await asyncio.sleep(0.2)
-                    await self.ip("link", "add", "skfp-f0", "type", "veth", "peer", "name", "skfp-fw0",
-                                  "netns", self.a.world_ns)
-                    await self.f0_configure()
-                    self.flaps["f0-recreate"] += 1
-                    self.f0_recreated_at = self.now()
-            except (RuntimeError, asyncio.TimeoutError) as e:
+                await self.f0_flap(recreate=tick % 2 == 0)
+            except (RuntimeError, asyncio.TimeoutError, ValueError) as e:
                 self.check(False, f"flap {tick} of skfp-f0: {e}")
                 return
             await asyncio.sleep(max(0.0, t_next - time.monotonic()))
@@ -556,6 +585,8 @@ class Soak:
             while not self.stop or i % len(ops) != 0:
                 method, sig, arg = ops[i % len(ops)]
                 i += 1
+                if method == "RemoveInterface" and arg == "skfp-f0":
+                    self.f0_managed = False     # before the call: the flapper must not wait for it
                 await self.call(method, sig, arg)
                 if method == "AddPort":
                     ports.add(arg)
@@ -567,6 +598,7 @@ class Soak:
                     ifaces.discard(arg)
                 else:
                     self.fastpath_on = arg == "true"
+                self.f0_managed = "skfp-f0" in ifaces
                 got_ports = set(await self.prop("Ports"))
                 got_ifaces = {x[0] for x in await self.prop("Interfaces")}
                 got_fp = await self.prop("Fastpath")
@@ -719,6 +751,12 @@ class Soak:
 
     async def final_round(self, servers):
         """Nothing changes any more: the counters must move exactly with the traffic."""
+        # the bus is quiet now: one more flap of each kind must be followed by the daemon alone
+        missed = len(self.reattach_missed)
+        await self.f0_flap(recreate=False)
+        await self.f0_flap(recreate=True)
+        self.check(len(self.reattach_missed) == missed, "with the bus quiet, skfp-f0 down/up and recreated: "
+                                                        "attached again")
         idx = await self.wait_f0_attached()
         self.check(idx is not None, f"after {self.flaps['f0-recreate']} recreations skfp-f0 (ifindex {idx}) "
                                     "is attached")
@@ -817,6 +855,8 @@ async def soak(a):
     total_flaps = sum(s.flaps.values())
     s.check(s.flaps["f0-down-up"] + s.flaps["f0-recreate"] >= 0.8 * a.seconds,
             f"{total_flaps} link flaps ({s.flaps})")
+    s.check(not s.reattach_missed, f"skfp-f0 attached again after {s.reattached} of its flaps while managed "
+                                   f"(slowest {s.reattach_slowest * 1000:.0f} ms), missed: {s.reattach_missed[:3]}")
     s.check(s.f0_relayed_after_recreate > 0,
             f"{s.f0_relayed_after_recreate} connections over skfp-f0 relayed after a recreation "
             f"({s.f0_direct} went direct: while unmanaged or not yet attached)")
