@@ -11,7 +11,8 @@
 #   skfp_busctl ARGS              # busctl on the private bus
 #   skfp_cleanup                  # everything above is undone (also run by the EXIT trap)
 # In a sanitized build (SKFP_SANITIZE, set by tests/meson.build) every program the test starts
-# writes its sanitizer reports to $T/sanitizer.PID; the EXIT trap prints them and fails the test.
+# writes its sanitizer reports to $T/sanitizer.PID (or its log in $T); the EXIT trap prints them
+# and fails the test.
 # Callers may append their own cleanup to SKFP_CLEANUP_HOOKS (commands run first, in order).
 
 SKFP_TOP=${SKFP_SOURCE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -122,10 +123,11 @@ skfp_exit() {
                                 sleep 0.1
                         done
                 fi
-                for f in "$T"/sanitizer.*; do
+                # UBSan writes its "runtime error" to stderr whatever log_path says: search the logs too
+                for f in "$T"/sanitizer.* $(grep -rlE 'runtime error:|ERROR: (Address|Leak)Sanitizer' "$T" 2>/dev/null); do
                         [ -e "$f" ] || continue
-                        echo "FAIL sanitizer report $f:"
-                        cat "$f"
+                        echo "FAIL sanitizer report in $f:"
+                        grep -E -A30 'runtime error:|ERROR: (Address|Leak)Sanitizer|SUMMARY:' "$f" | head -60
                         found=1
                 done
         fi
