@@ -121,7 +121,10 @@ async def serve(logpath):
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         sock.bind(("::", port))
         sock.listen(4096)
-        servers.append(await asyncio.start_server(make_handler(port, log), sock=sock, limit=CHUNK))
+        # asyncio listens again with its own backlog (100 unless told): a burst of connections
+        # then overflows into SYN cookies, and some handshakes end in resets
+        servers.append(await asyncio.start_server(make_handler(port, log), sock=sock, limit=CHUNK,
+                                                  backlog=4096))
     print("ready", flush=True)
     try:
         await asyncio.wait_for(asyncio.gather(*(s.serve_forever() for s in servers)), LIFETIME)
