@@ -31,6 +31,11 @@
  * the level-triggered logic below: for EPOLLET sd-event never skips the epoll_ctl(MOD), and MOD
  * queues the socket again if it is still ready. */
 #define CONNECTION_EPOLL_FLAGS EPOLLET
+/* Keepalive on the client's side, see relay_start_connection(): a vanished client is noticed
+ * within IDLE + INTERVAL * COUNT seconds of silence. */
+#define CLIENT_KEEPALIVE_IDLE_SEC 60
+#define CLIENT_KEEPALIVE_INTERVAL_SEC 10
+#define CLIENT_KEEPALIVE_COUNT 3
 
 enum {
         SIDE_CLIENT,
@@ -185,6 +190,17 @@ static void set_linger_zero(int fd)
 
         /* close() then sends a reset instead of a FIN */
         (void) setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+}
+
+static void set_client_keepalive(int fd)
+{
+        int one = 1, idle = CLIENT_KEEPALIVE_IDLE_SEC, intvl = CLIENT_KEEPALIVE_INTERVAL_SEC,
+            cnt = CLIENT_KEEPALIVE_COUNT;
+
+        (void) setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+        (void) setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+        (void) setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+        (void) setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 }
 
 static void relay_update_accept(Relay *r);
@@ -469,6 +485,11 @@ static void relay_start_connection(Relay *r, int client_fd)
         r->stats.connections_total++;
 
         (void) setsockopt(c->fd[SIDE_CLIENT], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        /* The client is local, but its FIN or reset may never reach us: while its interface is not
+         * intercepted (removed from management, or recreated and not yet attached) its packets go
+         * out directly, the world resets it, and this connection would wait for ever. A probe
+         * from this socket then meets no socket and gets the reset that ends it. */
+        set_client_keepalive(c->fd[SIDE_CLIENT]);
         c->fd[SIDE_UPSTREAM] = socket(dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
         if (c->fd[SIDE_UPSTREAM] < 0) {
                 q = -errno;

@@ -139,7 +139,7 @@ round() { # N
         done
         check "round $n: no relayed connection left" test "$(lab_stat Relay connections_active)" -eq 0
         check "round $n: daemon fds back to $fds0 (now $(fds))" test "$(fds)" -eq "$fds0"
-        RSS[$n]=$(rss)
+        RSS[n]=$(rss)
         echo "     after round $n: RSS ${RSS[$n]} KiB (peak $(awk '/^VmHWM:/ { print $2 }' "/proc/$PID/status") KiB)"
 }
 RSS=()

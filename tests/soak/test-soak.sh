@@ -39,6 +39,7 @@ check "the daemon runs in the test's cgroup" grep -qx "0::${CG#"$(skfp_cgroup2_r
 
 echo "     soak of $DURATION s (SKFP_SOAK_SECONDS)"
 rc=0
+# shellcheck disable=SC2016
 nsenter --net="/run/netns/$NS" sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$CG" \
         "$LAB_PY" "$SOAKNET" soak --seconds "$DURATION" --daemon-pid "$PID" --world-ns "$WNS" \
         --world-log "$T/world.log" 2>&1 | tee "$T/soak.out" || rc=$?
@@ -62,6 +63,11 @@ fi
 lab_stats >/dev/null
 check "no relayed connection left open (connections_active $(lab_stat Relay connections_active))" \
         test "$(lab_stat Relay connections_active)" = 0
+if [ "$(lab_stat Relay connections_active)" != 0 ]; then
+        echo "     the daemon's TCP sockets and the client namespace's sockets on the same ports:"
+        in_client ss -tanpoeH | grep "pid=$PID," | grep -v LISTEN | sed 's/^/     /' || true
+        lab_stats
+fi
 check "the daemon is still running" kill -0 "$PID"
 check "daemon exits 0 on SIGTERM" skfp_daemon_stop
 check "nothing left after the clean stop" lab_check_clean "$accept_local_before"
