@@ -29,6 +29,18 @@
 /* Spare buffers kept for reuse; idle connections hold none. */
 #define MAX_FREE_BUFFERS 64
 #define HANDOVER_LISTENER_NAME HANDOVER_PREFIX "relay-listener"
+/* Connection sockets are edge-triggered and re-armed by every connection_update(). sd-event calls
+ * epoll_wait() once per dispatched source, and that call polls every level-triggered socket that
+ * is still ready: with thousands of busy connections each dispatch cost O(ready sockets) and the
+ * relay crawled (10,000 connections echoing at once, tests/soak/test-load.sh). Re-arming keeps
+ * the level-triggered logic below: for EPOLLET sd-event never skips the epoll_ctl(MOD), and MOD
+ * queues the socket again if it is still ready. */
+#define CONNECTION_EPOLL_FLAGS EPOLLET
+/* Keepalive on the client's side, see relay_start_connection(): a vanished client is noticed
+ * within IDLE + INTERVAL * COUNT seconds of silence. */
+#define CLIENT_KEEPALIVE_IDLE_SEC 60
+#define CLIENT_KEEPALIVE_INTERVAL_SEC 10
+#define CLIENT_KEEPALIVE_COUNT 3
 
 enum {
         SIDE_CLIENT,
@@ -193,6 +205,17 @@ static void set_linger_zero(int fd)
 
         /* close() then sends a reset instead of a FIN */
         (void) setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+}
+
+static void set_client_keepalive(int fd)
+{
+        int one = 1, idle = CLIENT_KEEPALIVE_IDLE_SEC, intvl = CLIENT_KEEPALIVE_INTERVAL_SEC,
+            cnt = CLIENT_KEEPALIVE_COUNT;
+
+        (void) setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+        (void) setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+        (void) setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+        (void) setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 }
 
 static void relay_update_accept(Relay *r);
@@ -397,7 +420,7 @@ static int connection_update(RelayConnection *c)
                 if (events == 0)
                         r = sd_event_source_set_enabled(c->io[s], SD_EVENT_OFF);
                 else {
-                        r = sd_event_source_set_io_events(c->io[s], events);
+                        r = sd_event_source_set_io_events(c->io[s], events | CONNECTION_EPOLL_FLAGS);
                         if (r >= 0)
                                 r = sd_event_source_set_enabled(c->io[s], SD_EVENT_ON);
                 }
@@ -430,7 +453,8 @@ static int connection_connected(RelayConnection *c, uint32_t revents)
 
         c->connecting = false;
         c->timer = sd_event_source_disable_unref(c->timer);
-        q = sd_event_add_io(r->event, &c->io[SIDE_CLIENT], c->fd[SIDE_CLIENT], EPOLLIN, on_connection_io, c);
+        q = sd_event_add_io(r->event, &c->io[SIDE_CLIENT], c->fd[SIDE_CLIENT],
+                           EPOLLIN | CONNECTION_EPOLL_FLAGS, on_connection_io, c);
         if (q < 0)
                 return connection_abort(c, SIDE_UPSTREAM, q);
         return connection_update(c);
@@ -558,6 +582,11 @@ static void relay_start_connection(Relay *r, int client_fd)
         r->stats.connections_total++;
 
         (void) setsockopt(c->fd[SIDE_CLIENT], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        /* The client is local, but its FIN or reset may never reach us: while its interface is not
+         * intercepted (removed from management, or recreated and not yet attached) its packets go
+         * out directly, the world resets it, and this connection would wait for ever. A probe
+         * from this socket then meets no socket and gets the reset that ends it. */
+        set_client_keepalive(c->fd[SIDE_CLIENT]);
         c->fd[SIDE_UPSTREAM] = socket(dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
         if (c->fd[SIDE_UPSTREAM] < 0) {
                 q = -errno;
@@ -575,7 +604,8 @@ static void relay_start_connection(Relay *r, int client_fd)
                 q = -errno;
                 goto fail;
         }
-        q = sd_event_add_io(r->event, &c->io[SIDE_UPSTREAM], c->fd[SIDE_UPSTREAM], EPOLLOUT, on_connection_io, c);
+        q = sd_event_add_io(r->event, &c->io[SIDE_UPSTREAM], c->fd[SIDE_UPSTREAM],
+                           EPOLLOUT | CONNECTION_EPOLL_FLAGS, on_connection_io, c);
         if (q < 0)
                 goto fail;
         q = sd_event_add_time_relative(r->event, &c->timer, CLOCK_MONOTONIC, r->connect_timeout_usec, 0,
@@ -818,7 +848,8 @@ static void connection_begin_close(RelayConnection *c)
                 c->fd[SIDE_UPSTREAM] = safe_close(c->fd[SIDE_UPSTREAM]);
                 c->fin_seen[SIDE_UPSTREAM] = true;
                 c->dir[SIDE_CLIENT].shut = true;
-                q = sd_event_add_io(r->event, &c->io[SIDE_CLIENT], c->fd[SIDE_CLIENT], EPOLLIN, on_connection_io, c);
+                q = sd_event_add_io(r->event, &c->io[SIDE_CLIENT], c->fd[SIDE_CLIENT],
+                                    EPOLLIN | CONNECTION_EPOLL_FLAGS, on_connection_io, c);
                 if (q < 0) {
                         connection_abort(c, SIDE_UPSTREAM, q);
                         return;
@@ -1198,8 +1229,8 @@ static int connection_take_over(Relay *r, int fds[2], const HandoverRecord *rec,
         }
 
         if (c->connecting) {
-                q = sd_event_add_io(r->event, &c->io[SIDE_UPSTREAM], c->fd[SIDE_UPSTREAM], EPOLLOUT,
-                                    on_connection_io, c);
+                q = sd_event_add_io(r->event, &c->io[SIDE_UPSTREAM], c->fd[SIDE_UPSTREAM],
+                                    EPOLLOUT | CONNECTION_EPOLL_FLAGS, on_connection_io, c);
                 if (q >= 0)
                         q = sd_event_add_time_relative(r->event, &c->timer, CLOCK_MONOTONIC,
                                                        r->connect_timeout_usec, 0, on_connect_timeout, c);
@@ -1208,7 +1239,8 @@ static int connection_take_over(Relay *r, int fds[2], const HandoverRecord *rec,
                 return 0;
         }
         for (int s = 0; s < 2; s++) {
-                q = sd_event_add_io(r->event, &c->io[s], c->fd[s], EPOLLIN, on_connection_io, c);
+                q = sd_event_add_io(r->event, &c->io[s], c->fd[s], EPOLLIN | CONNECTION_EPOLL_FLAGS,
+                                    on_connection_io, c);
                 if (q < 0) {
                         connection_abort(c, s, q);
                         return 0;

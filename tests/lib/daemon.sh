@@ -10,6 +10,9 @@
 #   skfp_daemon_stop              # SIGTERM and wait; returns the daemon's exit code
 #   skfp_busctl ARGS              # busctl on the private bus
 #   skfp_cleanup                  # everything above is undone (also run by the EXIT trap)
+# In a sanitized build (SKFP_SANITIZE, set by tests/meson.build) every program the test starts
+# writes its sanitizer reports to $T/sanitizer.PID (or its log in $T); the EXIT trap prints them
+# and fails the test.
 # Callers may append their own cleanup to SKFP_CLEANUP_HOOKS (commands run first, in order).
 
 SKFP_TOP=${SKFP_SOURCE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -38,7 +41,11 @@ skfp_env_init() {
         T=$(mktemp -d "/tmp/$SKFP_NAME.XXXXXX")
         NS=$SKFP_NAME
         SKFP_CLEANUP_HOOKS=()
-        trap skfp_cleanup EXIT
+        trap skfp_exit EXIT
+        if [ -n "${SKFP_SANITIZE:-}" ]; then
+                export ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}log_path=$T/sanitizer"
+                export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}${UBSAN_OPTIONS:+:}log_path=$T/sanitizer"
+        fi
         trap 'exit 130' INT TERM
         ip netns add "$NS"
         ip -n "$NS" link set lo up
@@ -101,6 +108,32 @@ skfp_daemon_stop() {
         wait "$SKFP_DAEMON_PID" || rc=$?
         SKFP_DAEMON_PID=
         return $rc
+}
+
+# The EXIT trap: cleans up; a sanitizer report of any program the test started fails the test.
+skfp_exit() {
+        local rc=$? f found=0
+        if [ -n "${SKFP_SANITIZE:-}" ] && [ -n "${T:-}" ]; then
+                # a daemon still running reports its leaks when it exits: stop it first (10 s)
+                if [ -n "${SKFP_DAEMON_PID:-}" ] && kill -TERM "$SKFP_DAEMON_PID" 2>/dev/null; then
+                        for _ in $(seq 100); do
+                                case $(awk '{ print $3 }' "/proc/$SKFP_DAEMON_PID/stat" 2>/dev/null) in
+                                "" | Z) break ;;
+                                esac
+                                sleep 0.1
+                        done
+                fi
+                # UBSan writes its "runtime error" to stderr whatever log_path says: search the logs too
+                for f in "$T"/sanitizer.* $(grep -rlE 'runtime error:|ERROR: (Address|Leak)Sanitizer' "$T" 2>/dev/null); do
+                        [ -e "$f" ] || continue
+                        echo "FAIL sanitizer report in $f:"
+                        grep -E -A30 'runtime error:|ERROR: (Address|Leak)Sanitizer|SUMMARY:' "$f" | head -60
+                        found=1
+                done
+        fi
+        skfp_cleanup
+        [ "$found" = 0 ] || exit 1
+        exit "$rc"
 }
 
 skfp_cleanup() {

@@ -23,6 +23,7 @@ Clients print "ok ..." with their local ports, or "FAIL ..." and exit 1.
 """
 import asyncio
 import hashlib
+import os
 import random
 import socket
 import struct
@@ -31,7 +32,8 @@ import time
 
 CHUNK = 64 * 1024
 TIMEOUT = 20
-LIFETIME = 900      # servers exit by themselves after this, should a test fail to stop them
+# servers exit by themselves after this, should a test fail to stop them (a soak sets it longer)
+LIFETIME = int(os.environ.get("SKFP_LAB_LIFETIME", "900"))
 
 
 def pattern_chunks(size, seed):
@@ -119,7 +121,10 @@ async def serve(logpath):
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         sock.bind(("::", port))
         sock.listen(4096)
-        servers.append(await asyncio.start_server(make_handler(port, log), sock=sock, limit=CHUNK))
+        # asyncio listens again with its own backlog (100 unless told): a burst of connections
+        # then overflows into SYN cookies, and some handshakes end in resets
+        servers.append(await asyncio.start_server(make_handler(port, log), sock=sock, limit=CHUNK,
+                                                  backlog=4096))
     print("ready", flush=True)
     try:
         await asyncio.wait_for(asyncio.gather(*(s.serve_forever() for s in servers)), LIFETIME)
