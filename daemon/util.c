@@ -97,10 +97,16 @@ int parse_port(const char *s, uint16_t *ret)
         return 0;
 }
 
-int parse_size(const char *s, uint64_t *ret)
+typedef struct Suffix {
+        const char *name;
+        uint64_t factor;
+} Suffix;
+
+/* A decimal number with an optional unit from table (the entry "" is the unit without suffix). */
+static int parse_with_suffix(const char *s, const Suffix *table, size_t n_table, uint64_t *ret)
 {
         unsigned long long v;
-        uint64_t mult = 1;
+        uint64_t mult = 0;
         char *end;
 
         if (!s || !*s || *s == '-' || isspace((unsigned char) *s))
@@ -111,13 +117,12 @@ int parse_size(const char *s, uint64_t *ret)
                 return -ERANGE;
         if (end == s)
                 return -EINVAL;
-        if (streq(end, "K"))
-                mult = 1024;
-        else if (streq(end, "M"))
-                mult = 1024 * 1024;
-        else if (streq(end, "G"))
-                mult = 1024ULL * 1024 * 1024;
-        else if (*end)
+        for (size_t i = 0; i < n_table; i++)
+                if (streq(end, table[i].name)) {
+                        mult = table[i].factor;
+                        break;
+                }
+        if (mult == 0)
                 return -EINVAL;
         if (v > UINT64_MAX / mult)
                 return -ERANGE;
@@ -125,30 +130,22 @@ int parse_size(const char *s, uint64_t *ret)
         return 0;
 }
 
+int parse_size(const char *s, uint64_t *ret)
+{
+        static const Suffix table[] = {
+                { "", 1 }, { "K", 1024 }, { "M", 1024 * 1024 }, { "G", 1024ULL * 1024 * 1024 },
+        };
+
+        return parse_with_suffix(s, table, ELEMENTSOF(table), ret);
+}
+
 int parse_sec_usec(const char *s, uint64_t *ret_usec)
 {
-        unsigned long long v;
-        uint64_t mult = 1000000;
-        char *end;
+        static const Suffix table[] = {
+                { "", 1000000 }, { "s", 1000000 }, { "ms", 1000 }, { "min", 60 * 1000000ULL },
+        };
 
-        if (!s || !*s || *s == '-' || isspace((unsigned char) *s))
-                return -EINVAL;
-        errno = 0;
-        v = strtoull(s, &end, 10);
-        if (errno == ERANGE)
-                return -ERANGE;
-        if (end == s)
-                return -EINVAL;
-        if (streq(end, "ms"))
-                mult = 1000;
-        else if (streq(end, "min"))
-                mult = 60 * 1000000ULL;
-        else if (*end && !streq(end, "s"))
-                return -EINVAL;
-        if (v > UINT64_MAX / mult)
-                return -ERANGE;
-        *ret_usec = v * mult;
-        return 0;
+        return parse_with_suffix(s, table, ELEMENTSOF(table), ret_usec);
 }
 
 bool ifname_valid(const char *s)
