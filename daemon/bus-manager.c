@@ -130,9 +130,9 @@ static int change_commit(Manager *m, sd_bus_message *message, const Change *c, i
         return sd_bus_reply_method_return(message, NULL);
 }
 
-static int method_add_interface(sd_bus_message *message, void *userdata, sd_bus_error *error)
+/* AddInterface and RemoveInterface: validate, authorise, change, commit. */
+static int method_interface(sd_bus_message *message, Manager *m, bool add, sd_bus_error *error)
 {
-        Manager *m = userdata;
         _cleanup_free_ char *what = NULL;
         const char *name;
         int r;
@@ -143,88 +143,63 @@ static int method_add_interface(sd_bus_message *message, void *userdata, sd_bus_
         r = check_interface_name(name, error);
         if (r < 0)
                 return r;
-        if (streq(name, "lo"))
+        if (add && streq(name, "lo"))
                 return sd_bus_error_set(error, SKFP_ERROR_INVALID_INTERFACE_NAME,
                         "Interface 'lo' cannot be managed: it is where intercepted connections are delivered.");
         r = polkit_verify(m, message, POLKIT_ACTION_MANAGE, error);
         if (r <= 0)
                 return r < 0 ? r : 1; /* 0: polkit answers later, and this runs again */
 
-        if (asprintf(&what, "add interface %s", name) < 0)
+        if (asprintf(&what, "%s interface %s", add ? "add" : "remove", name) < 0)
                 return -ENOMEM;
-        return change_commit(m, message, &(Change) { .subject = SUBJECT_INTERFACE, .what = what, .property = "Interfaces",
-                        .undo = undo_add_interface, .name = name },
-                manager_add_interface(m, name), error);
+        return change_commit(m, message,
+                &(Change) { .subject = SUBJECT_INTERFACE, .what = what, .property = "Interfaces",
+                            .undo = add ? undo_add_interface : undo_remove_interface, .name = name },
+                add ? manager_add_interface(m, name) : manager_remove_interface(m, name), error);
+}
+
+static int method_add_interface(sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+        return method_interface(message, userdata, true, error);
 }
 
 static int method_remove_interface(sd_bus_message *message, void *userdata, sd_bus_error *error)
 {
-        Manager *m = userdata;
-        _cleanup_free_ char *what = NULL;
-        const char *name;
+        return method_interface(message, userdata, false, error);
+}
+
+/* AddPort and RemovePort: validate, authorise, change, commit. */
+static int method_port(sd_bus_message *message, Manager *m, bool add, sd_bus_error *error)
+{
+        char what[32];
+        uint16_t port;
         int r;
 
-        r = sd_bus_message_read(message, "s", &name);
+        r = sd_bus_message_read(message, "q", &port);
         if (r < 0)
                 return r;
-        r = check_interface_name(name, error);
+        r = check_port(port, error);
         if (r < 0)
                 return r;
         r = polkit_verify(m, message, POLKIT_ACTION_MANAGE, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 
-        if (asprintf(&what, "remove interface %s", name) < 0)
-                return -ENOMEM;
-        return change_commit(m, message, &(Change) { .subject = SUBJECT_INTERFACE, .what = what, .property = "Interfaces",
-                        .undo = undo_remove_interface, .name = name },
-                manager_remove_interface(m, name), error);
+        snprintf(what, sizeof(what), "%s port %u", add ? "add" : "remove", port);
+        return change_commit(m, message,
+                &(Change) { .subject = SUBJECT_PORT, .what = what, .property = "Ports",
+                            .undo = add ? undo_add_port : undo_remove_port, .port = port },
+                add ? manager_add_port(m, port) : manager_remove_port(m, port), error);
 }
 
 static int method_add_port(sd_bus_message *message, void *userdata, sd_bus_error *error)
 {
-        Manager *m = userdata;
-        char what[32];
-        uint16_t port;
-        int r;
-
-        r = sd_bus_message_read(message, "q", &port);
-        if (r < 0)
-                return r;
-        r = check_port(port, error);
-        if (r < 0)
-                return r;
-        r = polkit_verify(m, message, POLKIT_ACTION_MANAGE, error);
-        if (r <= 0)
-                return r < 0 ? r : 1;
-
-        snprintf(what, sizeof(what), "add port %u", port);
-        return change_commit(m, message, &(Change) { .subject = SUBJECT_PORT, .what = what, .property = "Ports",
-                        .undo = undo_add_port, .port = port },
-                manager_add_port(m, port), error);
+        return method_port(message, userdata, true, error);
 }
 
 static int method_remove_port(sd_bus_message *message, void *userdata, sd_bus_error *error)
 {
-        Manager *m = userdata;
-        char what[32];
-        uint16_t port;
-        int r;
-
-        r = sd_bus_message_read(message, "q", &port);
-        if (r < 0)
-                return r;
-        r = check_port(port, error);
-        if (r < 0)
-                return r;
-        r = polkit_verify(m, message, POLKIT_ACTION_MANAGE, error);
-        if (r <= 0)
-                return r < 0 ? r : 1;
-
-        snprintf(what, sizeof(what), "remove port %u", port);
-        return change_commit(m, message, &(Change) { .subject = SUBJECT_PORT, .what = what, .property = "Ports",
-                        .undo = undo_remove_port, .port = port },
-                manager_remove_port(m, port), error);
+        return method_port(message, userdata, false, error);
 }
 
 static int method_set_fastpath(sd_bus_message *message, void *userdata, sd_bus_error *error)
