@@ -259,7 +259,9 @@ static int connection_abort(RelayConnection *c, int side, int error)
 {
         Relay *r = c->relay;
 
-        if (error == -ECONNRESET || error == -EPIPE)
+        /* ETIMEDOUT here is the client-side keepalive giving up on a peer that vanished unseen
+         * (e.g. its FIN left directly while its link was not intercepted): a reset, not a failure */
+        if (error == -ECONNRESET || error == -EPIPE || error == -ETIMEDOUT)
                 r->stats.resets++;
         else
                 r->stats.errors++;

@@ -18,7 +18,7 @@ typedef struct RelayStatistics {
         uint64_t bytes_to_client;
         uint64_t connect_failed;        /* upstream refused, unreachable or timed out */
         uint64_t connect_timeouts;      /* ... of which timed out (ConnectTimeoutSec=) */
-        uint64_t resets;                /* a reset propagated from one side to the other */
+        uint64_t resets;                /* a reset, or a peer lost to keepalive, propagated to the other side */
         uint64_t rejected;              /* accepted but not intercepted (a direct connection to
                                          * the listener would relay to itself) */
         uint64_t errors;                /* every failure: connect_failed, rejected, socket errors */
