@@ -68,6 +68,21 @@ static int parse_ports(Config *c, char *value, PortMode mode, const char *name, 
         return 0;
 }
 
+/* Moves what the state owns (interfaces, ports, the switch) from src into dst; src keeps the rest. */
+static void state_move(Config *dst, Config *src)
+{
+        for (size_t i = 0; i < dst->n_interfaces; i++)
+                free(dst->interfaces[i]);
+        free(dst->interfaces);
+        free(dst->ports);
+        dst->interfaces = TAKE_PTR(src->interfaces);
+        dst->n_interfaces = src->n_interfaces;
+        dst->ports = TAKE_PTR(src->ports);
+        dst->n_ports = src->n_ports;
+        dst->fastpath = src->fastpath;
+        src->n_interfaces = src->n_ports = 0;
+}
+
 int state_parse(FILE *f, const char *name, Config *ret)
 {
         _cleanup_free_ char *line = NULL;
@@ -163,16 +178,7 @@ int state_parse(FILE *f, const char *name, Config *ret)
                 }
 
         /* Hand over only what the state owns. */
-        for (size_t i = 0; i < ret->n_interfaces; i++)
-                free(ret->interfaces[i]);
-        free(ret->interfaces);
-        free(ret->ports);
-        ret->interfaces = TAKE_PTR(c.interfaces);
-        ret->n_interfaces = c.n_interfaces;
-        ret->ports = TAKE_PTR(c.ports);
-        ret->n_ports = c.n_ports;
-        ret->fastpath = c.fastpath;
-        c.n_interfaces = c.n_ports = 0;
+        state_move(ret, &c);
         r = 0;
 finish:
         config_done(&c);
@@ -301,16 +307,7 @@ int state_load(const char *dir, Config *c)
                 return r < 0 ? r : 0;
         }
 
-        for (size_t i = 0; i < c->n_interfaces; i++)
-                free(c->interfaces[i]);
-        free(c->interfaces);
-        free(c->ports);
-        c->interfaces = TAKE_PTR(s.interfaces);
-        c->n_interfaces = s.n_interfaces;
-        c->ports = TAKE_PTR(s.ports);
-        c->n_ports = s.n_ports;
-        c->fastpath = s.fastpath;
-        s.n_interfaces = s.n_ports = 0;
+        state_move(c, &s);
         config_done(&s);
         log_info("Restored state from %s: %zu interfaces, %zu ports, fastpath %s.", path, c->n_interfaces,
                 c->n_ports, c->fastpath ? "on" : "off");
