@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bus-names.h"
+
 static double now_ms(void)
 {
         struct timespec ts;
@@ -189,7 +191,7 @@ int main(int argc, char *argv[])
                 sd_bus_error e = SD_BUS_ERROR_NULL;
                 double t = now_ms();
 
-                r = sd_bus_call_method(bus, "org.skfastpath1", "/org/skfastpath1", "org.skfastpath1.Manager",
+                r = sd_bus_call_method(bus, SKFP_BUS_SERVICE, SKFP_BUS_PATH, SKFP_BUS_INTERFACE,
                         "AddPort", &e, NULL, "q", (uint16_t) (20000 + i));
                 add[i] = now_ms() - t;
                 if (r < 0) {
@@ -202,7 +204,7 @@ int main(int argc, char *argv[])
                 char name[16];
 
                 snprintf(name, sizeof(name), "skfpb%d", i);
-                r = sd_bus_call_method(bus, "org.skfastpath1", "/org/skfastpath1", "org.skfastpath1.Manager",
+                r = sd_bus_call_method(bus, SKFP_BUS_SERVICE, SKFP_BUS_PATH, SKFP_BUS_INTERFACE,
                         "AddInterface", &e, NULL, "s", name);
                 if (r < 0) {
                         fprintf(stderr, "AddInterface: %s\n", e.message);
@@ -214,7 +216,7 @@ int main(int argc, char *argv[])
                 sd_bus_error e = SD_BUS_ERROR_NULL;
                 double t = now_ms();
 
-                r = sd_bus_call_method(bus, "org.skfastpath1", "/org/skfastpath1", "org.skfastpath1.Manager",
+                r = sd_bus_call_method(bus, SKFP_BUS_SERVICE, SKFP_BUS_PATH, SKFP_BUS_INTERFACE,
                         "RemovePort", &e, NULL, "q", (uint16_t) (20000 + i));
                 rem[i] = now_ms() - t;
                 if (r < 0) {

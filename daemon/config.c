@@ -2,6 +2,7 @@
 #include <ctype.h>
 
 #include "config.h"
+#include "strv.h"
 #include "util.h"
 
 void config_init(Config *c)
@@ -270,29 +271,25 @@ static int parse_log_level_field(Config *c, const char *v, void *field, const ch
 /* Lists are space-separated; an empty assignment resets the list (as in systemd units). */
 static int parse_interfaces_field(Config *c, const char *v, void *field, const char **reason)
 {
-        _cleanup_free_ char *copy = strdup(v);
-        char *save = NULL;
+        _cleanup_strv_free_ char **words = NULL;
         int r;
 
-        if (!copy)
-                return -ENOMEM;
         if (!*v) {
                 while (c->n_interfaces > 0)
                         free(c->interfaces[--c->n_interfaces]);
                 return 0;
         }
+        r = strv_split_words(v, &words);
+        if (r < 0)
+                return r;
         /* validate all before adding any, so a bad entry changes nothing */
-        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
-                if (!ifname_valid(w)) {
+        STRV_FOREACH(w, words)
+                if (!ifname_valid(*w)) {
                         *reason = "expected interface names (1-15 printable bytes, no '/', ':' or spaces)";
                         return -EINVAL;
                 }
-        free(copy);
-        copy = strdup(v);
-        if (!copy)
-                return -ENOMEM;
-        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
-                r = config_add_interface(c, w);
+        STRV_FOREACH(w, words) {
+                r = config_add_interface(c, *w);
                 if (r < 0)
                         return r;
         }
@@ -301,30 +298,26 @@ static int parse_interfaces_field(Config *c, const char *v, void *field, const c
 
 static int parse_ports_list(Config *c, const char *v, PortMode mode, const char **reason)
 {
-        _cleanup_free_ char *copy = strdup(v);
-        char *save = NULL;
+        _cleanup_strv_free_ char **words = NULL;
         uint16_t port;
         int r;
 
-        if (!copy)
-                return -ENOMEM;
         if (!*v) {
                 for (size_t i = c->n_ports; i > 0; i--)
                         if (c->ports[i - 1].mode == mode)
                                 config_remove_port(c, c->ports[i - 1].port);
                 return 0;
         }
-        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
-                if (parse_port(w, &port) < 0) {
+        r = strv_split_words(v, &words);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(w, words)
+                if (parse_port(*w, &port) < 0) {
                         *reason = "expected ports from 1 to 65535";
                         return -EINVAL;
                 }
-        free(copy);
-        copy = strdup(v);
-        if (!copy)
-                return -ENOMEM;
-        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
-                (void) parse_port(w, &port);
+        STRV_FOREACH(w, words) {
+                (void) parse_port(*w, &port);
                 r = config_add_port(c, port, mode);
                 if (r < 0)
                         return r;

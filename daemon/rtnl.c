@@ -5,6 +5,7 @@
 #include <sys/epoll.h>
 #include <time.h>
 
+#include "netlink-util.h"
 #include "rtnl.h"
 #include "util.h"
 
@@ -325,13 +326,9 @@ int rtnl_get_link(const char *name, RtnlLink *ret)
         buf = malloc(size);
         if (!buf)
                 return -ENOMEM;
-        nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-        if (!nl)
-                return -errno;
-        if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-                r = -errno;
-                goto finish;
-        }
+        r = netlink_open(&nl, SOCK_CLOEXEC, 0);
+        if (r < 0)
+                return r;
         nlh = mnl_nlmsg_put_header(buf);
         nlh->nlmsg_type = RTM_GETLINK;
         nlh->nlmsg_flags = NLM_F_REQUEST;
@@ -339,13 +336,9 @@ int rtnl_get_link(const char *name, RtnlLink *ret)
         ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
         ifi->ifi_family = AF_UNSPEC;
         mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-        if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-                r = -errno;
-                goto finish;
-        }
-        n = mnl_socket_recvfrom(nl, buf, size);
+        n = netlink_request(nl, nlh, buf, size);
         if (n < 0) {
-                r = -errno;
+                r = (int) n;
                 goto finish;
         }
         (void) rtnl_parse(buf, (size_t) n, store_link, &found);

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Kernel constants newer than the oldest headers we build with (libbpf 1.1, Debian 12's UAPI).
+ * The values are the kernel's ABI numbers; each is defined only when the headers lack it. */
+#pragma once
+
+#include <sys/socket.h>
+#include <linux/bpf.h>
+
+/* tcx (Linux 6.6): enum bpf_attach_type, so no #ifdef can tell whether the headers have it */
+#define SKFP_BPF_TCX_INGRESS 46
+#define SKFP_BPF_TCX_EGRESS 47
+
+/* Linux 5.14 */
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+/* in netinet/in.h since glibc 2.x, but not in every libc */
+#ifndef IP_TRANSPARENT
+#define IP_TRANSPARENT 19
+#endif
+#ifndef IPV6_TRANSPARENT
+#define IPV6_TRANSPARENT 75
+#endif
