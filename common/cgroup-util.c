@@ -19,15 +19,10 @@ static void unoctal(char *s)
         *out = 0;
 }
 
-int cgroup2_root_find(char **ret)
+int cgroup2_root_parse(FILE *f, char **ret)
 {
-        _cleanup_fclose_ FILE *f = NULL;
         _cleanup_free_ char *line = NULL;
         size_t n = 0;
-
-        f = fopen("/proc/self/mountinfo", "re");
-        if (!f)
-                return -errno;
 
         /* "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER" */
         while (getline(&line, &n, f) >= 0) {
@@ -50,6 +45,16 @@ int cgroup2_root_find(char **ret)
                 return *ret ? 0 : -ENOMEM;
         }
         return -ENOENT;
+}
+
+int cgroup2_root_find(char **ret)
+{
+        _cleanup_fclose_ FILE *f = NULL;
+
+        f = fopen("/proc/self/mountinfo", "re");
+        if (!f)
+                return -errno;
+        return cgroup2_root_parse(f, ret);
 }
 
 int cgroup_self_path(const char *root, char **ret)

@@ -3,9 +3,13 @@
  * fastpath bench (their own cgroups). Nothing here logs: the callers say what the error means. */
 #pragma once
 
+#include <stdio.h>
+
 /* The mount point of the first cgroup2 filesystem in /proc/self/mountinfo, octal escapes decoded.
  * Returns 0, -ENOENT when none is mounted, or another -errno. */
 int cgroup2_root_find(char **ret);
+/* The same over an open mountinfo file (for the tests). */
+int cgroup2_root_parse(FILE *mountinfo, char **ret);
 
 /* The directory of this process's own cgroup below root (root + the "0::" line of
  * /proc/self/cgroup). Returns 0, -ENOENT when there is no cgroup2 line, or another -errno. */
