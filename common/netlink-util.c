@@ -21,6 +21,16 @@ int netlink_open(struct mnl_socket **ret, int flags, unsigned groups)
         return 0;
 }
 
+struct nlmsghdr *netlink_put_request(void *buf, uint16_t type, uint16_t flags, uint32_t seq)
+{
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+
+        nlh->nlmsg_type = type;
+        nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+        nlh->nlmsg_seq = seq;
+        return nlh;
+}
+
 int netlink_transact(struct mnl_socket *nl, const struct nlmsghdr *nlh)
 {
         char buf[MNL_SOCKET_BUFFER_SIZE];

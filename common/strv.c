@@ -9,6 +9,13 @@ char **strv_free(char **l)
         return NULL;
 }
 
+void strv_free_n(char **l, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                free(l[i]);
+        free(l);
+}
+
 size_t strv_length(char *const *l)
 {
         size_t n = 0;

@@ -50,12 +50,7 @@ static const char *family_name(int family)
 
 static struct nlmsghdr *put_header(Routing *rt, char *buf, uint16_t type, uint16_t flags)
 {
-        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-
-        nlh->nlmsg_type = type;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
-        nlh->nlmsg_seq = ++rt->seq;
-        return nlh;
+        return netlink_put_request(buf, type, NLM_F_ACK | flags, ++rt->seq);
 }
 
 /* "fwmark MARK/0xffffffff lookup TABLE" at PRIORITY */

@@ -134,12 +134,9 @@ static int rtnl_request_dump(Rtnl *r)
                 r->dump_pending = true;
                 return 0;
         }
-        nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = RTM_GETLINK;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
         if (++r->seq == 0)
                 r->seq = 1;   /* 0 is what events carry */
-        nlh->nlmsg_seq = r->seq;
+        nlh = netlink_put_request(buf, RTM_GETLINK, NLM_F_DUMP, r->seq);
         ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
         ifi->ifi_family = AF_UNSPEC;
         if (mnl_socket_sendto(r->nl, nlh, nlh->nlmsg_len) < 0)
@@ -329,10 +326,7 @@ int rtnl_get_link(const char *name, RtnlLink *ret)
         r = netlink_open(&nl, SOCK_CLOEXEC, 0);
         if (r < 0)
                 return r;
-        nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = RTM_GETLINK;
-        nlh->nlmsg_flags = NLM_F_REQUEST;
-        nlh->nlmsg_seq = 1;
+        nlh = netlink_put_request(buf, RTM_GETLINK, 0, 1);
         ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
         ifi->ifi_family = AF_UNSPEC;
         mnl_attr_put_strz(nlh, IFLA_IFNAME, name);

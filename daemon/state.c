@@ -78,9 +78,7 @@ static int parse_ports(Config *c, char *value, PortMode mode, const char *name, 
 /* Moves what the state owns (interfaces, ports, the switch) from src into dst; src keeps the rest. */
 static void state_move(Config *dst, Config *src)
 {
-        for (size_t i = 0; i < dst->n_interfaces; i++)
-                free(dst->interfaces[i]);
-        free(dst->interfaces);
+        strv_free_n(dst->interfaces, dst->n_interfaces);
         free(dst->ports);
         dst->interfaces = TAKE_PTR(src->interfaces);
         dst->n_interfaces = src->n_interfaces;

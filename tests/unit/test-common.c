@@ -21,6 +21,17 @@ static int remove_one(const char *path, const struct stat *st, int flag, struct 
         return remove(path) < 0 ? -errno : 0;
 }
 
+static void test_strv_free_n(void)
+{
+        char **l = calloc(2, sizeof(char *));
+
+        ASSERT(l);
+        l[0] = strdup("a");
+        l[1] = strdup("b");
+        strv_free_n(l, 2);          /* no NULL at the end: LeakSanitizer sees a leak if it stops short */
+        strv_free_n(NULL, 0);
+}
+
 static void test_strv_split_words(void)
 {
         _cleanup_strv_free_ char **l = NULL, **empty = NULL, **blank = NULL;
@@ -101,20 +112,14 @@ static void test_netlink_transact_reports_the_kernels_error(void)
         ASSERT_EQ(netlink_open(&nl, SOCK_CLOEXEC, 0), 0);
 
         /* a link that does not exist: the ack carries -ENODEV */
-        nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = RTM_GETLINK;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-        nlh->nlmsg_seq = 7;
+        nlh = netlink_put_request(buf, RTM_GETLINK, NLM_F_ACK, 7);
         ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
         ifi->ifi_family = AF_UNSPEC;
         mnl_attr_put_strz(nlh, IFLA_IFNAME, "skfp-no-such0");
         ASSERT_EQ(netlink_transact(nl, nlh), -ENODEV);
 
         /* lo exists: one datagram with its RTM_NEWLINK */
-        nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = RTM_GETLINK;
-        nlh->nlmsg_flags = NLM_F_REQUEST;
-        nlh->nlmsg_seq = 8;
+        nlh = netlink_put_request(buf, RTM_GETLINK, 0, 8);
         ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
         ifi->ifi_family = AF_UNSPEC;
         ifi->ifi_index = (int) if_nametoindex("lo");
@@ -132,6 +137,7 @@ int main(void)
                 return EXIT_FAILURE;
         }
         RUN(test_strv_split_words);
+        RUN(test_strv_free_n);
         RUN(test_mkdir_p_and_files);
         RUN(test_cgroup2_root_parse);
         RUN(test_netlink_transact_reports_the_kernels_error);
