@@ -4,23 +4,24 @@
 #include "bpf-util.h"
 #include "util.h"
 
-int bpf_percpu_counters_sum(int map_fd, uint32_t n, uint64_t *sums)
+int bpf_percpu_counters_sum(int map_fd, uint32_t n, uint64_t *ret_sums)
 {
-        _cleanup_free_ uint64_t *values = NULL;
+        _cleanup_free_ uint64_t *values = NULL, *sums = NULL;
         int n_cpus = libbpf_num_possible_cpus();
 
         if (n_cpus <= 0)
                 return n_cpus < 0 ? n_cpus : -EIO;
         values = calloc((size_t) n_cpus, sizeof(uint64_t));
-        if (!values)
+        sums = calloc(n ?: 1, sizeof(uint64_t));
+        if (!values || !sums)
                 return -ENOMEM;
         for (uint32_t i = 0; i < n; i++) {
                 if (bpf_map_lookup_elem(map_fd, &i, values) < 0)
                         return -errno;
-                sums[i] = 0;
                 for (int cpu = 0; cpu < n_cpus; cpu++)
                         sums[i] += values[cpu];
         }
+        memcpy(ret_sums, sums, n * sizeof(uint64_t));
         return 0;
 }
 

@@ -6,9 +6,9 @@
 #include <stdint.h>
 #include <bpf/libbpf.h>
 
-/* Sums keys 0..n-1 of a BPF_MAP_TYPE_PERCPU_ARRAY of u64 over every possible CPU into sums[0..n-1].
- * Returns 0 or -errno (sums is then partly filled). */
-int bpf_percpu_counters_sum(int map_fd, uint32_t n, uint64_t *sums);
+/* Sums keys 0..n-1 of a BPF_MAP_TYPE_PERCPU_ARRAY of u64 over every possible CPU into
+ * ret_sums[0..n-1]. Returns 0, or -errno and leaves ret_sums untouched. */
+int bpf_percpu_counters_sum(int map_fd, uint32_t n, uint64_t *ret_sums);
 
 /* The process's one libbpf print policy, for libbpf_set_print(): main() of skfastpathd installs it
  * once (and the test and bench programs that load the real objects). libbpf's warnings go to our log

@@ -41,8 +41,11 @@ int cgroup2_root_parse(FILE *f, char **ret)
                 if (!mnt)
                         continue;
                 unoctal(mnt);
-                *ret = strdup(mnt);
-                return *ret ? 0 : -ENOMEM;
+                mnt = strdup(mnt);
+                if (!mnt)
+                        return -ENOMEM;
+                *ret = mnt;
+                return 0;
         }
         return -ENOENT;
 }
@@ -68,8 +71,13 @@ int cgroup_self_path(const char *root, char **ret)
                 return -errno;
         while (getline(&line, &n, f) >= 0)
                 if (strncmp(line, "0::", 3) == 0) {
+                        char *p;
+
                         line[strcspn(line, "\n")] = 0;
-                        return asprintf(ret, "%s%s", root, line + 3) < 0 ? -ENOMEM : 0;
+                        if (asprintf(&p, "%s%s", root, line + 3) < 0)
+                                return -ENOMEM;
+                        *ret = p;
+                        return 0;
                 }
         return -ENOENT;
 }

@@ -15,8 +15,11 @@ bool path_is_fs_type(const char *path, long magic)
 
 int path_join(const char *dir, const char *file, char **ret)
 {
-        if (asprintf(ret, "%s/%s", dir, file) < 0)
+        char *p;
+
+        if (asprintf(&p, "%s/%s", dir, file) < 0)
                 return -ENOMEM;
+        *ret = p;
         return 0;
 }
 
@@ -40,7 +43,7 @@ int mkdir_p(const char *path, mode_t mode)
 int read_one_line_file(const char *path, char **ret)
 {
         _cleanup_close_ int fd = -EBADF;
-        char buf[256];
+        char buf[256], *s;
         ssize_t n;
 
         fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -50,8 +53,11 @@ int read_one_line_file(const char *path, char **ret)
         if (n < 0)
                 return -errno;
         buf[n] = 0;
-        *ret = strdup(strstrip(buf));
-        return *ret ? 0 : -ENOMEM;
+        s = strdup(strstrip(buf));
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
 }
 
 int write_string_file(const char *path, const char *s)
