@@ -18,16 +18,23 @@ known=$(grep -v '^#' tests/static/shellcheck-known | awk '{ print $1 " " $2 }')
 # "FILE:LINE:COL: SEVERITY: TEXT [SCnnnn]", one per finding
 out=$(shellcheck -x --severity=warning -f gcc "${files[@]}" 2>&1)
 new=0
+seen=
 while IFS= read -r line; do
         [ -n "$line" ] || continue
         file=${line%%:*}
         code=$(grep -o 'SC[0-9]*' <<<"$line" | tail -n1)
         if grep -qxF "$file $code" <<<"$known"; then
+                seen+="$file $code"$'\n'
                 continue
         fi
         echo "$line"
         new=$((new + 1))
 done <<<"$out"
+
+# an entry whose finding is gone: the line was fixed, the entry can go
+while IFS= read -r entry; do
+        [ -n "$entry" ] && ! grep -qxF "$entry" <<<"$seen" && echo "note: shellcheck-known: '$entry' no longer found"
+done <<<"$known"
 
 if [ "$new" -eq 0 ]; then
         ok "shellcheck: ${#files[@]} scripts, no finding beyond shellcheck-known"
