@@ -7,6 +7,7 @@
 #include <net/if.h>
 #include <sys/stat.h>
 
+#include "bpf-util.h"
 #include "cgroup-util.h"
 #include "fs-util.h"
 #include "netlink-util.h"
@@ -130,6 +131,47 @@ static void test_netlink_transact_reports_the_kernels_error(void)
         ASSERT_EQ(((struct nlmsghdr *) buf)->nlmsg_seq, 8u);
 }
 
+static _printf_(2, 3) int print_libbpf(enum libbpf_print_level level, const char *format, ...)
+{
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = bpf_libbpf_print(level, format, ap);
+        va_end(ap);
+        return r;
+}
+
+/* What libbpf says as the daemon logs it (README.md quotes "<5>libbpf: ..."): warnings at notice
+ * level, the rest at debug level, one line per line, libbpf's own "libbpf: " prefix not doubled. */
+static void test_libbpf_print_policy(void)
+{
+        char out[512] = "";
+        FILE *saved = stderr, *f = tmpfile();
+        size_t n;
+
+        ASSERT(f);
+        stderr = f;
+        log_set_max_level(LOG_LEVEL_INFO);
+        print_libbpf(LIBBPF_WARN, "libbpf: failed to find valid kernel BTF\n");
+        print_libbpf(LIBBPF_WARN, "prog '%s': verifier log:\n0: R1=ctx\nunknown func %d\n", "sockops", 122);
+        print_libbpf(LIBBPF_INFO, "hidden below debug level\n");
+        print_libbpf(LIBBPF_DEBUG, "hidden too\n");
+        log_set_max_level(LOG_LEVEL_DEBUG);
+        print_libbpf(LIBBPF_DEBUG, "libbpf: shown at debug level\n");
+        stderr = saved;
+        rewind(f);
+        n = fread(out, 1, sizeof(out) - 1, f);
+        out[n] = 0;
+        fclose(f);
+        log_set_max_level(LOG_LEVEL_INFO);
+        ASSERT_STREQ(out, "<5>libbpf: failed to find valid kernel BTF\n"
+                          "<5>libbpf: prog 'sockops': verifier log:\n"
+                          "<5>libbpf: 0: R1=ctx\n"
+                          "<5>libbpf: unknown func 122\n"
+                          "<7>libbpf: shown at debug level\n");
+}
+
 int main(void)
 {
         if (!mkdtemp(tmpdir)) {
@@ -141,6 +183,7 @@ int main(void)
         RUN(test_mkdir_p_and_files);
         RUN(test_cgroup2_root_parse);
         RUN(test_netlink_transact_reports_the_kernels_error);
+        RUN(test_libbpf_print_policy);
         (void) nftw(tmpdir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
         TESTS_DONE();
 }
