@@ -3,10 +3,11 @@
  * The values are the kernel's ABI numbers; each is defined only when the headers lack it. */
 #pragma once
 
+#include <netinet/in.h>
 #include <sys/socket.h>
-#include <linux/bpf.h>
 
-/* tcx (Linux 6.6): enum bpf_attach_type, so no #ifdef can tell whether the headers have it */
+/* tcx (Linux 6.6), enum bpf_attach_type: no #ifdef can tell whether the headers have it, so these
+ * carry our prefix and are always defined */
 #define SKFP_BPF_TCX_INGRESS 46
 #define SKFP_BPF_TCX_EGRESS 47
 
