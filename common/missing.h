@@ -16,7 +16,7 @@
 #define SO_NETNS_COOKIE 71
 #endif
 
-/* in netinet/in.h since glibc 2.x, but not in every libc */
+/* glibc's netinet/in.h has them, not every libc's does */
 #ifndef IP_TRANSPARENT
 #define IP_TRANSPARENT 19
 #endif
