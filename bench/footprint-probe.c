@@ -19,12 +19,30 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bus-names.h"
+
 static double now_ms(void)
 {
         struct timespec ts;
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* METHOD(port) on the daemon; *ret_ms is how long the call took. Returns 0 or -errno (printed). */
+static int call_port(sd_bus *bus, const char *method, uint16_t port, double *ret_ms)
+{
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        double t = now_ms();
+        int r;
+
+        r = sd_bus_call_method(bus, SKFP_BUS_SERVICE, SKFP_BUS_PATH, SKFP_BUS_INTERFACE, method, &e, NULL,
+                               "q", port);
+        *ret_ms = now_ms() - t;
+        if (r < 0)
+                fprintf(stderr, "%s: %s\n", method, e.message);
+        sd_bus_error_free(&e);
+        return r;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -185,24 +203,15 @@ int main(int argc, char *argv[])
                 fprintf(stderr, "bus: %s\n", strerror(-r));
                 goto fail;
         }
-        for (int i = 0; i < nports; i++) {
-                sd_bus_error e = SD_BUS_ERROR_NULL;
-                double t = now_ms();
-
-                r = sd_bus_call_method(bus, "org.skfastpath1", "/org/skfastpath1", "org.skfastpath1.Manager",
-                        "AddPort", &e, NULL, "q", (uint16_t) (20000 + i));
-                add[i] = now_ms() - t;
-                if (r < 0) {
-                        fprintf(stderr, "AddPort: %s\n", e.message);
+        for (int i = 0; i < nports; i++)
+                if (call_port(bus, "AddPort", (uint16_t) (20000 + i), &add[i]) < 0)
                         goto fail;
-                }
-        }
         for (int i = 0; i < nifaces; i++) {
                 sd_bus_error e = SD_BUS_ERROR_NULL;
                 char name[16];
 
                 snprintf(name, sizeof(name), "skfpb%d", i);
-                r = sd_bus_call_method(bus, "org.skfastpath1", "/org/skfastpath1", "org.skfastpath1.Manager",
+                r = sd_bus_call_method(bus, SKFP_BUS_SERVICE, SKFP_BUS_PATH, SKFP_BUS_INTERFACE,
                         "AddInterface", &e, NULL, "s", name);
                 if (r < 0) {
                         fprintf(stderr, "AddInterface: %s\n", e.message);
@@ -210,18 +219,9 @@ int main(int argc, char *argv[])
                 }
         }
         rss_loaded = rss_kib(pid);
-        for (int i = 0; i < nports; i++) {
-                sd_bus_error e = SD_BUS_ERROR_NULL;
-                double t = now_ms();
-
-                r = sd_bus_call_method(bus, "org.skfastpath1", "/org/skfastpath1", "org.skfastpath1.Manager",
-                        "RemovePort", &e, NULL, "q", (uint16_t) (20000 + i));
-                rem[i] = now_ms() - t;
-                if (r < 0) {
-                        fprintf(stderr, "RemovePort: %s\n", e.message);
+        for (int i = 0; i < nports; i++)
+                if (call_port(bus, "RemovePort", (uint16_t) (20000 + i), &rem[i]) < 0)
                         goto fail;
-                }
-        }
         sd_bus_flush_close_unref(bus);
         if (stop(pid) != 0)
                 fprintf(stderr, "warning: the daemon did not exit cleanly\n");

@@ -5,11 +5,13 @@
 
 #include <systemd/sd-bus.h>
 
-#define SKFP_ERROR_INVALID_INTERFACE_NAME "org.skfastpath1.Error.InvalidInterfaceName"
-#define SKFP_ERROR_INVALID_PORT "org.skfastpath1.Error.InvalidPort"
-#define SKFP_ERROR_NOT_MANAGED "org.skfastpath1.Error.NotManaged"
-#define SKFP_ERROR_LIMIT_EXCEEDED "org.skfastpath1.Error.LimitExceeded"
-#define SKFP_ERROR_FAILED "org.skfastpath1.Error.Failed"
+#include "bus-names.h"
+
+#define SKFP_ERROR_INVALID_INTERFACE_NAME SKFP_BUS_ERROR_PREFIX "InvalidInterfaceName"
+#define SKFP_ERROR_INVALID_PORT SKFP_BUS_ERROR_PREFIX "InvalidPort"
+#define SKFP_ERROR_NOT_MANAGED SKFP_BUS_ERROR_PREFIX "NotManaged"
+#define SKFP_ERROR_LIMIT_EXCEEDED SKFP_BUS_ERROR_PREFIX "LimitExceeded"
+#define SKFP_ERROR_FAILED SKFP_BUS_ERROR_PREFIX "Failed"
 
 extern const sd_bus_error_map skfastpath_error_map[];
 

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include "bus-names.h"
 #include "manager.h"
 
-#define BUS_MANAGER_PATH "/org/skfastpath1"
-#define BUS_MANAGER_INTERFACE "org.skfastpath1.Manager"
+#define BUS_MANAGER_PATH SKFP_BUS_PATH
+#define BUS_MANAGER_INTERFACE SKFP_BUS_INTERFACE
 
 int bus_manager_add_objects(Manager *m);
 

@@ -2,6 +2,7 @@
 #include <ctype.h>
 
 #include "config.h"
+#include "strv.h"
 #include "util.h"
 
 void config_init(Config *c)
@@ -27,9 +28,7 @@ void config_init(Config *c)
 
 void config_done(Config *c)
 {
-        for (size_t i = 0; i < c->n_interfaces; i++)
-                free(c->interfaces[i]);
-        free(c->interfaces);
+        strv_free_n(c->interfaces, c->n_interfaces);
         free(c->ports);
         free(c->cgroup_path);
         free(c->state_directory);
@@ -140,44 +139,54 @@ static int parse_bool_field(Config *c, const char *v, void *field, const char **
         return 0;
 }
 
-static int parse_positive_u32_field(Config *c, const char *v, void *field, const char **reason)
+/* Stores a parsed number (r: what the parser returned) when it is acceptable, else says what was
+ * expected. */
+static int store_u32(int r, uint32_t x, bool acceptable, void *field, const char *expected,
+                     const char **reason)
 {
-        uint32_t x;
-        int r = parse_uint32(v, &x);
-
-        if (r < 0 || x == 0) {
-                *reason = "expected a number from 1 to 4294967295";
+        if (r < 0 || !acceptable) {
+                *reason = expected;
                 return r < 0 ? r : -ERANGE;
         }
         *(uint32_t *) field = x;
         return 0;
+}
+
+static int store_u64(int r, uint64_t x, bool acceptable, void *field, const char *expected,
+                     const char **reason)
+{
+        if (r < 0 || !acceptable) {
+                *reason = expected;
+                return r < 0 ? r : -ERANGE;
+        }
+        *(uint64_t *) field = x;
+        return 0;
+}
+
+static int parse_positive_u32_field(Config *c, const char *v, void *field, const char **reason)
+{
+        uint32_t x = 0;
+        int r = parse_uint32(v, &x);
+
+        return store_u32(r, x, x != 0, field, "expected a number from 1 to 4294967295", reason);
 }
 
 static int parse_mark_field(Config *c, const char *v, void *field, const char **reason)
 {
-        uint32_t x;
+        uint32_t x = 0;
         int r = parse_uint32(v, &x);
 
-        if (r < 0 || x == 0) {
-                *reason = "expected a non-zero 32-bit mark";
-                return r < 0 ? r : -ERANGE;
-        }
-        *(uint32_t *) field = x;
-        return 0;
+        return store_u32(r, x, x != 0, field, "expected a non-zero 32-bit mark", reason);
 }
 
 static int parse_table_field(Config *c, const char *v, void *field, const char **reason)
 {
-        uint32_t x;
+        uint32_t x = 0;
         int r = parse_uint32(v, &x);
 
         /* 0 is unspecified, 253..255 are the kernel's default, main and local tables */
-        if (r < 0 || x == 0 || (x >= 253 && x <= 255)) {
-                *reason = "expected a routing table number other than 0, 253, 254 and 255";
-                return r < 0 ? r : -ERANGE;
-        }
-        *(uint32_t *) field = x;
-        return 0;
+        return store_u32(r, x, x != 0 && (x < 253 || x > 255), field,
+                         "expected a routing table number other than 0, 253, 254 and 255", reason);
 }
 
 static int parse_port_field(Config *c, const char *v, void *field, const char **reason)
@@ -200,28 +209,19 @@ static int parse_size_field(Config *c, const char *v, void *field, const char **
 
 static int parse_buffer_size_field(Config *c, const char *v, void *field, const char **reason)
 {
-        uint64_t x;
+        uint64_t x = 0;
         int r = parse_size(v, &x);
 
-        if (r < 0 || x < 4096 || x > 64 * 1024 * 1024) {
-                *reason = "expected a size from 4K to 64M";
-                return r < 0 ? r : -ERANGE;
-        }
-        *(uint64_t *) field = x;
-        return 0;
+        return store_u64(r, x, x >= 4096 && x <= 64 * 1024 * 1024, field, "expected a size from 4K to 64M",
+                         reason);
 }
 
 static int parse_timeout_field(Config *c, const char *v, void *field, const char **reason)
 {
-        uint64_t x;
+        uint64_t x = 0;
         int r = parse_sec_usec(v, &x);
 
-        if (r < 0 || x == 0) {
-                *reason = "expected a time span such as 10, 10s or 500ms";
-                return r < 0 ? r : -ERANGE;
-        }
-        *(uint64_t *) field = x;
-        return 0;
+        return store_u64(r, x, x != 0, field, "expected a time span such as 10, 10s or 500ms", reason);
 }
 
 /* A ".." component anywhere, last one included, climbs out of the directory that was meant. */
@@ -270,29 +270,25 @@ static int parse_log_level_field(Config *c, const char *v, void *field, const ch
 /* Lists are space-separated; an empty assignment resets the list (as in systemd units). */
 static int parse_interfaces_field(Config *c, const char *v, void *field, const char **reason)
 {
-        _cleanup_free_ char *copy = strdup(v);
-        char *save = NULL;
+        _cleanup_strv_free_ char **words = NULL;
         int r;
 
-        if (!copy)
-                return -ENOMEM;
         if (!*v) {
                 while (c->n_interfaces > 0)
                         free(c->interfaces[--c->n_interfaces]);
                 return 0;
         }
+        r = strv_split_words(v, &words);
+        if (r < 0)
+                return r;
         /* validate all before adding any, so a bad entry changes nothing */
-        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
-                if (!ifname_valid(w)) {
+        STRV_FOREACH(w, words)
+                if (!ifname_valid(*w)) {
                         *reason = "expected interface names (1-15 printable bytes, no '/', ':' or spaces)";
                         return -EINVAL;
                 }
-        free(copy);
-        copy = strdup(v);
-        if (!copy)
-                return -ENOMEM;
-        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
-                r = config_add_interface(c, w);
+        STRV_FOREACH(w, words) {
+                r = config_add_interface(c, *w);
                 if (r < 0)
                         return r;
         }
@@ -301,30 +297,26 @@ static int parse_interfaces_field(Config *c, const char *v, void *field, const c
 
 static int parse_ports_list(Config *c, const char *v, PortMode mode, const char **reason)
 {
-        _cleanup_free_ char *copy = strdup(v);
-        char *save = NULL;
+        _cleanup_strv_free_ char **words = NULL;
         uint16_t port;
         int r;
 
-        if (!copy)
-                return -ENOMEM;
         if (!*v) {
                 for (size_t i = c->n_ports; i > 0; i--)
                         if (c->ports[i - 1].mode == mode)
                                 config_remove_port(c, c->ports[i - 1].port);
                 return 0;
         }
-        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
-                if (parse_port(w, &port) < 0) {
+        r = strv_split_words(v, &words);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(w, words)
+                if (parse_port(*w, &port) < 0) {
                         *reason = "expected ports from 1 to 65535";
                         return -EINVAL;
                 }
-        free(copy);
-        copy = strdup(v);
-        if (!copy)
-                return -ENOMEM;
-        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
-                (void) parse_port(w, &port);
+        STRV_FOREACH(w, words) {
+                (void) parse_port(*w, &port);
                 r = config_add_port(c, port, mode);
                 if (r < 0)
                         return r;

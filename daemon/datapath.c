@@ -11,8 +11,11 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bpf-util.h"
+#include "cgroup-util.h"
 #include "datapath.h"
 #include "fastpath.skel.h"
+#include "fs-util.h"
 #include "skfastpath.h"
 #include "util.h"
 
@@ -28,34 +31,10 @@ struct Datapath {
         bool adopted;               /* some pin of a previous run was reused */
 };
 
-static int libbpf_log(enum libbpf_print_level level, const char *format, va_list ap)
-{
-        _cleanup_free_ char *buf = NULL;
-        char *line, *save = NULL;
-
-        if (vasprintf(&buf, format, ap) < 0)
-                return 0;
-        /* libbpf warns about things it then handles (feature probes): keep them out of the
-         * journal unless debugging; a real failure is reported by us with its errno. A refused
-         * program's verifier log comes as one message: one journal line per line, so the
-         * kernel's reason at its end is not cut off. */
-        for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-                log_internal(level == LIBBPF_WARN ? LOG_LEVEL_NOTICE : LOG_LEVEL_DEBUG, 0, "libbpf: %s",
-                             line + (strncmp(line, "libbpf: ", 8) == 0 ? 8 : 0));
-        return 0;
-}
-
-static bool path_is_fs(const char *path, long magic)
-{
-        struct statfs sfs;
-
-        return statfs(path, &sfs) >= 0 && sfs.f_type == magic;
-}
-
 /* A fresh machine may have no bpffs: mount it where everyone expects it. */
 static int bpffs_ensure(void)
 {
-        if (path_is_fs(BPFFS_ROOT, BPF_FS_MAGIC))
+        if (path_is_fs_type(BPFFS_ROOT, BPF_FS_MAGIC))
                 return 0;
         if (mkdir(BPFFS_ROOT, 0700) < 0 && errno != EEXIST)
                 return log_error_errno(errno, "Failed to create %s: %m", BPFFS_ROOT);
@@ -73,11 +52,12 @@ static int pin_directory_ensure(const char *dir)
 {
         _cleanup_free_ char *p = NULL;
         char *slash;
+        int r;
 
         if (!dir || dir[0] != '/')
                 return log_error_errno(EINVAL, "PinDirectory= must be an absolute path.");
         if (strncmp(dir, BPFFS_ROOT "/", strlen(BPFFS_ROOT "/")) == 0) {
-                int r = bpffs_ensure();
+                r = bpffs_ensure();
                 if (r < 0)
                         return r;
         }
@@ -102,75 +82,15 @@ static int pin_directory_ensure(const char *dir)
                         return log_error_errno(ENOENT, "PinDirectory=%s: no existing ancestor.", dir);
                 *slash = 0;
         }
-        if (!path_is_fs(p, BPF_FS_MAGIC))
+        if (!path_is_fs_type(p, BPF_FS_MAGIC))
                 return log_error_errno(EINVAL, "PinDirectory=%s is not on a bpf filesystem (%s is not).",
                                        dir, p);
 
         /* Now create the missing components from the existing ancestor down. */
-        strcpy(p, dir);
-        for (char *s = p + 1; ; s++) {
-                if (*s != '/' && *s != 0)
-                        continue;
-                char c = *s;
-                *s = 0;
-                if (mkdir(p, 0700) < 0 && errno != EEXIST)
-                        return log_error_errno(errno, "Failed to create %s: %m", p);
-                *s = c;
-                if (c == 0)
-                        break;
-        }
+        r = mkdir_p(dir, 0700);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create %s: %m", dir);
         return 0;
-}
-
-static int cgroup2_find_root(char **ret)
-{
-        _cleanup_fclose_ FILE *f = NULL;
-        _cleanup_free_ char *line = NULL;
-        size_t n = 0;
-
-        f = fopen("/proc/self/mountinfo", "re");
-        if (!f)
-                return log_error_errno(errno, "Failed to open /proc/self/mountinfo: %m");
-
-        /* "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER" */
-        while (getline(&line, &n, f) >= 0) {
-                char *mnt, *sep, *fstype, *out;
-                char *save = NULL, *tok;
-                int field = 0;
-
-                sep = strstr(line, " - ");
-                if (!sep)
-                        continue;
-                fstype = sep + 3;
-                if (strncmp(fstype, "cgroup2 ", 8) != 0)
-                        continue;
-                *sep = 0;
-                mnt = NULL;
-                for (tok = strtok_r(line, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
-                        if (++field == 5) {
-                                mnt = tok;
-                                break;
-                        }
-                if (!mnt)
-                        continue;
-
-                /* Mount points escape space, tab, newline and backslash as octal. */
-                out = mnt;
-                for (char *s = mnt; *s; s++) {
-                        if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-                            s[3] >= '0' && s[3] <= '7') {
-                                *out++ = (char) ((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-                                s += 3;
-                        } else
-                                *out++ = *s;
-                }
-                *out = 0;
-                *ret = strdup(mnt);
-                return *ret ? 0 : log_oom();
-        }
-        return log_error_errno(ENOENT, "No cgroup2 filesystem is mounted (none in /proc/self/mountinfo): "
-                               "mount one (mount -t cgroup2 none /sys/fs/cgroup) or set CgroupPath= to a "
-                               "cgroup2 directory.");
 }
 
 static int cgroup_id_of_fd(int fd, uint64_t *ret)
@@ -385,8 +305,6 @@ int datapath_new(Datapath **ret, const Config *c)
         struct bpf_map *maps[N_PINNED_MAPS] = {};
         int r;
 
-        libbpf_set_print(libbpf_log);
-
         d = calloc(1, sizeof(Datapath));
         if (!d)
                 return log_oom();
@@ -400,15 +318,19 @@ int datapath_new(Datapath **ret, const Config *c)
                 if (!d->cgroup_path)
                         return log_oom();
         } else {
-                r = cgroup2_find_root(&d->cgroup_path);
+                r = cgroup2_root_find(&d->cgroup_path);
+                if (r == -ENOENT)
+                        return log_error_errno(r, "No cgroup2 filesystem is mounted (none in /proc/self/mountinfo): "
+                                               "mount one (mount -t cgroup2 none /sys/fs/cgroup) or set CgroupPath= "
+                                               "to a cgroup2 directory.");
                 if (r < 0)
-                        return r;
+                        return log_error_errno(r, "Failed to read /proc/self/mountinfo: %m");
         }
 
         d->cgroup_fd = open(d->cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (d->cgroup_fd < 0)
                 return log_error_errno(errno, "Failed to open cgroup %s: %m", d->cgroup_path);
-        if (!path_is_fs(d->cgroup_path, CGROUP2_SUPER_MAGIC))
+        if (!path_is_fs_type(d->cgroup_path, CGROUP2_SUPER_MAGIC))
                 return log_error_errno(EINVAL, "CgroupPath=%s is not a cgroup2 directory (it must be on the "
                                        "cgroup2 mount, see /proc/self/mountinfo).", d->cgroup_path);
 
@@ -623,24 +545,14 @@ int datapath_set_pass_large_writes(Datapath *d, uint64_t threshold)
 
 int datapath_get_statistics(Datapath *d, DatapathStatistics *ret)
 {
-        struct bpf_map *map = d->skel->maps.counters;
-        int n_cpus = libbpf_num_possible_cpus();
         uint64_t sums[_SKFP_FP_MAX] = {};
         struct skfp_sock_key key, next, *prev = NULL;
         uint64_t tracked = 0;
+        int r;
 
-        if (n_cpus <= 0)
-                return log_error_errno(n_cpus ?: EINVAL, "Failed to count possible CPUs: %m");
-
-        _cleanup_free_ uint64_t *values = calloc(n_cpus, sizeof(uint64_t));
-        if (!values)
-                return log_oom();
-        for (uint32_t i = 0; i < _SKFP_FP_MAX; i++) {
-                if (bpf_map__lookup_elem(map, &i, sizeof(i), values, n_cpus * sizeof(uint64_t), 0) < 0)
-                        return log_error_errno(errno, "Failed to read fastpath counter %u: %m", i);
-                for (int cpu = 0; cpu < n_cpus; cpu++)
-                        sums[i] += values[cpu];
-        }
+        r = bpf_percpu_counters_sum(bpf_map__fd(d->skel->maps.counters), _SKFP_FP_MAX, sums);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the fastpath counters: %m");
 
         /* Bounded: a key deleted under the cursor makes the walk start over. */
         while (tracked < bpf_map__max_entries(d->skel->maps.sockhash) &&

@@ -5,14 +5,12 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bpf-util.h"
 #include "handover.h"
 #include "intercept.h"
 #include "intercept.skel.h"
+#include "missing.h"
 #include "skfastpath.h"
-
-/* libbpf 1.1's headers predate tcx (Linux 6.6): the attach types are the kernel's numbers. */
-#define SKFP_BPF_TCX_INGRESS 46
-#define SKFP_BPF_TCX_EGRESS 47
 
 typedef struct InterceptLink {
         int ifindex;
@@ -27,22 +25,6 @@ struct Intercept {
         InterceptLink *links;
         size_t n_links;
 };
-
-static int libbpf_print(enum libbpf_print_level level, const char *format, va_list ap)
-{
-        char buf[1024];
-        size_t n;
-
-        /* libbpf's debug level includes the whole verifier log of every load: too much */
-        if (level == LIBBPF_DEBUG)
-                return 0;
-        vsnprintf(buf, sizeof(buf), format, ap);
-        n = strlen(buf);
-        while (n > 0 && buf[n - 1] == '\n')
-                buf[--n] = 0;
-        log_full_errno(level == LIBBPF_WARN ? LOG_LEVEL_WARNING : LOG_LEVEL_DEBUG, 0, "libbpf: %s", buf);
-        return 0;
-}
 
 /* The ids let an administrator (and the tests) find the link with bpftool. */
 static void log_link(int fd, const char *what)
@@ -181,7 +163,6 @@ int intercept_new(Intercept **ret, const Config *c, Handover *h)
         if (ic->lo_ifindex <= 0)
                 return log_error_errno(errno, "Failed to find the loopback interface: %m");
 
-        libbpf_set_print(libbpf_print);
         ic->skel = intercept_bpf__open();
         if (!ic->skel)
                 return log_error_errno(errno, "Failed to open the interception programs: %m");
@@ -355,24 +336,11 @@ int intercept_set_port(Intercept *ic, uint16_t port, bool managed)
 int intercept_get_statistics(Intercept *ic, InterceptStatistics *ret)
 {
         uint64_t sum[_SKFP_IC_MAX] = {};
-        _cleanup_free_ uint64_t *values = NULL;
-        int ncpus, fd, r;
+        int r;
 
-        ncpus = libbpf_num_possible_cpus();
-        if (ncpus <= 0)
-                return ncpus < 0 ? ncpus : -EIO;
-        values = calloc((size_t) ncpus, sizeof(uint64_t));
-        if (!values)
-                return -ENOMEM;
-
-        fd = bpf_map__fd(ic->skel->maps.intercept_counters);
-        for (uint32_t i = 0; i < _SKFP_IC_MAX; i++) {
-                r = bpf_map_lookup_elem(fd, &i, values);
-                if (r < 0)
-                        return r;
-                for (int cpu = 0; cpu < ncpus; cpu++)
-                        sum[i] += values[cpu];
-        }
+        r = bpf_percpu_counters_sum(bpf_map__fd(ic->skel->maps.intercept_counters), _SKFP_IC_MAX, sum);
+        if (r < 0)
+                return r;
 
         *ret = (InterceptStatistics) {
                 .redirected_packets = sum[SKFP_IC_REDIRECTED],

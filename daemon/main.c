@@ -2,7 +2,9 @@
 #include <getopt.h>
 #include <signal.h>
 #include <systemd/sd-daemon.h>
+#include <bpf/libbpf.h>
 
+#include "bpf-util.h"
 #include "config.h"
 #include "manager.h"
 #include "util.h"
@@ -68,6 +70,8 @@ static int run(int argc, char *argv[])
         if (r < 0)
                 return r;
         log_set_max_level(config.log_level);
+        /* one print policy for every room that loads BPF objects (bpf-util.h) */
+        libbpf_set_print(bpf_libbpf_print);
 
         r = manager_new(&m, &config, arg_config);
         if (r < 0)

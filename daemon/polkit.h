@@ -12,9 +12,10 @@
 
 #include <systemd/sd-bus.h>
 
+#include "bus-names.h"
 #include "manager.h"
 
-#define POLKIT_ACTION_MANAGE "org.skfastpath1.manage"
+#define POLKIT_ACTION_MANAGE SKFP_POLKIT_ACTION_MANAGE
 
 int polkit_verify(Manager *m, sd_bus_message *call, const char *action, sd_bus_error *error);
 

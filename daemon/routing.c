@@ -9,18 +9,19 @@
 #include <linux/fib_rules.h>
 #include <linux/rtnetlink.h>
 
+#include "fs-util.h"
+#include "missing.h"
+#include "netlink-util.h"
 #include "routing.h"
 
 #define ACCEPT_LOCAL_PATH "/proc/sys/net/ipv4/conf/lo/accept_local"
 #define ACCEPT_LOCAL_RECORD "accept_local.netns-"
-#define SKFP_SO_NETNS_COOKIE 71
 /* Removing a rule removes one copy; a bound on the copies a crashed run can have left. */
 #define MAX_STALE_RULES 64
 
 struct Routing {
         struct mnl_socket *nl;
         uint32_t seq;
-        uint32_t portid;
 
         uint32_t mark;
         uint32_t table;
@@ -47,35 +48,9 @@ static const char *family_name(int family)
         return family == AF_INET ? "IPv4" : "IPv6";
 }
 
-static int rtnl_transact(Routing *rt, struct nlmsghdr *nlh)
-{
-        char buf[MNL_SOCKET_BUFFER_SIZE];
-        uint32_t seq = nlh->nlmsg_seq;
-        ssize_t n;
-        int r;
-
-        if (mnl_socket_sendto(rt->nl, nlh, nlh->nlmsg_len) < 0)
-                return -errno;
-        for (;;) {
-                n = mnl_socket_recvfrom(rt->nl, buf, sizeof(buf));
-                if (n < 0)
-                        return -errno;
-                r = mnl_cb_run(buf, (size_t) n, seq, rt->portid, NULL, NULL);
-                if (r < 0)
-                        return errno > 0 ? -errno : -EIO;
-                if (r == MNL_CB_STOP)
-                        return 0;
-        }
-}
-
 static struct nlmsghdr *put_header(Routing *rt, char *buf, uint16_t type, uint16_t flags)
 {
-        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-
-        nlh->nlmsg_type = type;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
-        nlh->nlmsg_seq = ++rt->seq;
-        return nlh;
+        return netlink_put_request(buf, type, NLM_F_ACK | flags, ++rt->seq);
 }
 
 /* "fwmark MARK/0xffffffff lookup TABLE" at PRIORITY */
@@ -94,7 +69,7 @@ static int rule_request(Routing *rt, int family, bool add)
         mnl_attr_put_u32(nlh, FRA_FWMARK, rt->mark);
         mnl_attr_put_u32(nlh, FRA_FWMASK, UINT32_MAX);
         mnl_attr_put_u32(nlh, FRA_TABLE, rt->table);
-        return rtnl_transact(rt, nlh);
+        return netlink_transact(rt->nl, nlh);
 }
 
 /* "local default dev lo table TABLE" */
@@ -118,7 +93,7 @@ static int route_request(Routing *rt, int family, bool add)
                 rtm->rtm_scope = RT_SCOPE_NOWHERE;  /* any scope */
         mnl_attr_put_u32(nlh, RTA_TABLE, rt->table);
         mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t) rt->lo_ifindex);
-        return rtnl_transact(rt, nlh);
+        return netlink_transact(rt->nl, nlh);
 }
 
 static bool is_gone(int r)
@@ -175,42 +150,6 @@ static int install_family(Routing *rt, int family)
         return 0;
 }
 
-static int read_line(const char *path, char **ret)
-{
-        char buf[64];
-        ssize_t n;
-        int fd;
-
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        n = read(fd, buf, sizeof(buf) - 1);
-        safe_close(fd);
-        if (n < 0)
-                return -errno;
-        buf[n] = 0;
-        *ret = strdup(strstrip(buf));
-        return *ret ? 0 : -ENOMEM;
-}
-
-static int write_string(const char *path, const char *value)
-{
-        ssize_t n;
-        int fd;
-
-        fd = open(path, O_WRONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        n = write(fd, value, strlen(value));
-        if (n < 0) {
-                n = -errno;
-                safe_close(fd);
-                return (int) n;
-        }
-        safe_close(fd);
-        return 0;
-}
-
 /* The value we overwrite is saved in the state directory before it is overwritten, so that a run
  * that ends without a clean stop (a crash, a restart that hands its connections over) does not
  * make the next one take our 1 for the original. The record is per network namespace (inode in
@@ -227,7 +166,7 @@ static int netns_identity(uint64_t *ret_inode, uint64_t *ret_cookie)
         fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         if (fd >= 0) {
                 /* Linux 5.14 and later; 0 (inode and boot alone) on older kernels */
-                if (getsockopt(fd, SOL_SOCKET, SKFP_SO_NETNS_COOKIE, &cookie, &len) < 0)
+                if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) < 0)
                         cookie = 0;
                 safe_close(fd);
         }
@@ -246,7 +185,7 @@ static int accept_local_record_init(Routing *rt, const char *state_directory)
                 return 0;
         r = netns_identity(&inode, &cookie);
         if (r >= 0)
-                r = read_line("/proc/sys/kernel/random/boot_id", &boot);
+                r = read_one_line_file("/proc/sys/kernel/random/boot_id", &boot);
         if (r < 0)
                 return log_warning_errno(r, "Cannot identify this network namespace and boot, the value of "
                                          "accept_local is not saved: %m");
@@ -310,7 +249,7 @@ static int set_accept_local(Routing *rt)
         _cleanup_free_ char *now = NULL, *original = NULL;
         int r;
 
-        r = read_line(ACCEPT_LOCAL_PATH, &now);
+        r = read_one_line_file(ACCEPT_LOCAL_PATH, &now);
         if (r < 0)
                 return log_error_errno(r, "Failed to read %s: %m", ACCEPT_LOCAL_PATH);
 
@@ -330,7 +269,7 @@ static int set_accept_local(Routing *rt)
         }
 
         if (!streq(now, "1")) {
-                r = write_string(ACCEPT_LOCAL_PATH, "1");
+                r = write_string_file(ACCEPT_LOCAL_PATH, "1");
                 if (r < 0)
                         return log_error_errno(r, "Failed to set %s: %m", ACCEPT_LOCAL_PATH);
         }
@@ -356,12 +295,9 @@ int routing_new(Routing **ret, const Config *c, const char *state_directory)
         if (rt->lo_ifindex <= 0)
                 return log_error_errno(errno, "Failed to find the loopback interface: %m");
 
-        rt->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-        if (!rt->nl)
-                return log_error_errno(errno, "Failed to open an rtnetlink socket: %m");
-        if (mnl_socket_bind(rt->nl, 0, MNL_SOCKET_AUTOPID) < 0)
-                return log_error_errno(errno, "Failed to bind the rtnetlink socket: %m");
-        rt->portid = mnl_socket_get_portid(rt->nl);
+        r = netlink_open(&rt->nl, SOCK_CLOEXEC, 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to open an rtnetlink socket: %m");
 
         for (size_t i = 0; i < ELEMENTSOF(families); i++) {
                 r = install_family(rt, families[i]);
@@ -401,7 +337,7 @@ Routing *routing_free(Routing *rt)
                 if (rt->installed[i])
                         (void) remove_family(rt, families[i], false);
         if (rt->accept_local_old && !rt->keep) {
-                r = write_string(ACCEPT_LOCAL_PATH, rt->accept_local_old);
+                r = write_string_file(ACCEPT_LOCAL_PATH, rt->accept_local_old);
                 if (r < 0)
                         log_warning_errno(r, "Failed to restore %s to %s, ignoring: %m", ACCEPT_LOCAL_PATH,
                                           rt->accept_local_old);

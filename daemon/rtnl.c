@@ -5,6 +5,7 @@
 #include <sys/epoll.h>
 #include <time.h>
 
+#include "netlink-util.h"
 #include "rtnl.h"
 #include "util.h"
 
@@ -133,12 +134,9 @@ static int rtnl_request_dump(Rtnl *r)
                 r->dump_pending = true;
                 return 0;
         }
-        nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = RTM_GETLINK;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
         if (++r->seq == 0)
                 r->seq = 1;   /* 0 is what events carry */
-        nlh->nlmsg_seq = r->seq;
+        nlh = netlink_put_request(buf, RTM_GETLINK, NLM_F_DUMP, r->seq);
         ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
         ifi->ifi_family = AF_UNSPEC;
         if (mnl_socket_sendto(r->nl, nlh, nlh->nlmsg_len) < 0)
@@ -325,27 +323,16 @@ int rtnl_get_link(const char *name, RtnlLink *ret)
         buf = malloc(size);
         if (!buf)
                 return -ENOMEM;
-        nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-        if (!nl)
-                return -errno;
-        if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-                r = -errno;
-                goto finish;
-        }
-        nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = RTM_GETLINK;
-        nlh->nlmsg_flags = NLM_F_REQUEST;
-        nlh->nlmsg_seq = 1;
+        r = netlink_open(&nl, SOCK_CLOEXEC, 0);
+        if (r < 0)
+                return r;
+        nlh = netlink_put_request(buf, RTM_GETLINK, 0, 1);
         ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
         ifi->ifi_family = AF_UNSPEC;
         mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-        if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-                r = -errno;
-                goto finish;
-        }
-        n = mnl_socket_recvfrom(nl, buf, size);
+        n = netlink_request(nl, nlh, buf, size);
         if (n < 0) {
-                r = -errno;
+                r = (int) n;
                 goto finish;
         }
         (void) rtnl_parse(buf, (size_t) n, store_link, &found);

@@ -3,7 +3,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "fs-util.h"
 #include "state.h"
+#include "strv.h"
 #include "util.h"
 
 enum {
@@ -28,10 +30,12 @@ static const char *const key_names[_KEY_MAX] = {
 
 static int parse_interfaces(Config *c, char *value, const char *name, unsigned line)
 {
-        char *save = NULL;
+        _cleanup_strv_free_ char **words = NULL;
 
-        for (char *w = strtok_r(value, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
-                const char *reason = ifname_invalid_reason(w);
+        if (strv_split_words(value, &words) < 0)
+                return log_oom();
+        STRV_FOREACH(word, words) {
+                const char *w = *word, *reason = ifname_invalid_reason(w);
                 int r;
 
                 if (reason) {
@@ -49,9 +53,12 @@ static int parse_interfaces(Config *c, char *value, const char *name, unsigned l
 
 static int parse_ports(Config *c, char *value, PortMode mode, const char *name, unsigned line)
 {
-        char *save = NULL;
+        _cleanup_strv_free_ char **words = NULL;
 
-        for (char *w = strtok_r(value, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+        if (strv_split_words(value, &words) < 0)
+                return log_oom();
+        STRV_FOREACH(word, words) {
+                const char *w = *word;
                 uint16_t port;
                 int r;
 
@@ -71,9 +78,7 @@ static int parse_ports(Config *c, char *value, PortMode mode, const char *name, 
 /* Moves what the state owns (interfaces, ports, the switch) from src into dst; src keeps the rest. */
 static void state_move(Config *dst, Config *src)
 {
-        for (size_t i = 0; i < dst->n_interfaces; i++)
-                free(dst->interfaces[i]);
-        free(dst->interfaces);
+        strv_free_n(dst->interfaces, dst->n_interfaces);
         free(dst->ports);
         dst->interfaces = TAKE_PTR(src->interfaces);
         dst->n_interfaces = src->n_interfaces;
@@ -234,13 +239,6 @@ int state_directory_resolve(const Config *c, char **ret)
         return 0;
 }
 
-static int path_join(const char *dir, const char *file, char **ret)
-{
-        if (asprintf(ret, "%s/%s", dir, file) < 0)
-                return -ENOMEM;
-        return 0;
-}
-
 /* Keeps a file that could not be used, for the administrator to look at. */
 static int move_aside(const char *dir, const char *path)
 {
@@ -314,23 +312,6 @@ int state_load(const char *dir, Config *c)
         return 1;
 }
 
-static int mkdir_parents(const char *dir)
-{
-        _cleanup_free_ char *p = strdup(dir);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *s = strchr(p + 1, '/');; s = strchr(s + 1, '/')) {
-                if (s)
-                        *s = 0;
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                if (!s)
-                        return 0;
-                *s = '/';
-        }
-}
-
 int state_save(const char *dir, const Config *c)
 {
         _cleanup_free_ char *path = NULL, *tmp = NULL;
@@ -338,7 +319,7 @@ int state_save(const char *dir, const Config *c)
         FILE *f;
         int fd, r;
 
-        r = mkdir_parents(dir);
+        r = mkdir_p(dir, 0755);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the state directory %s: %m", dir);
         if (path_join(dir, STATE_FILE_NAME, &path) < 0 || path_join(dir, "." STATE_FILE_NAME ".XXXXXX", &tmp) < 0)

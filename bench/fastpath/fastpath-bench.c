@@ -19,6 +19,8 @@
 #include <sys/utsname.h>
 #include <time.h>
 
+#include "bpf-util.h"
+#include "cgroup-util.h"
 #include "datapath.h"
 #include "util.h"
 
@@ -514,19 +516,6 @@ static int write_json(const char *path, double elapsed)
 
 /* ---- environment: own cgroup, own pin directory, removed on every exit path ---- */
 
-static int cgroup_enter(const char *dir)
-{
-        char path[4300], pid[32];
-        _cleanup_close_ int fd = -EBADF;
-
-        snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-        snprintf(pid, sizeof(pid), "%d", getpid());
-        fd = open(path, O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || write(fd, pid, strlen(pid)) < 0)
-                return -errno;
-        return 0;
-}
-
 static void cleanup(void)
 {
         if (dp) {
@@ -547,32 +536,19 @@ static void on_signal(int sig)
 
 static int environment_init(void)
 {
-        _cleanup_fclose_ FILE *f = NULL;
-        _cleanup_free_ char *line = NULL;
-        char root[1024] = "";
-        size_t n = 0;
+        _cleanup_free_ char *root = NULL, *self = NULL;
+        int r;
 
-        f = fopen("/proc/self/mountinfo", "re");
-        if (!f)
-                return -errno;
-        while (getline(&line, &n, f) >= 0) {
-                char *sep = strstr(line, " - ");
-
-                if (sep && strncmp(sep + 3, "cgroup2 ", 8) == 0 &&
-                    sscanf(line, "%*s %*s %*s %*s %1023s", root) == 1)
-                        break;
-        }
-        fclose(TAKE_PTR(f));
-        if (!root[0])
-                return log_error_errno(ENOENT, "No cgroup2 mount.");
-        f = fopen("/proc/self/cgroup", "re");
-        if (!f)
-                return -errno;
-        while (getline(&line, &n, f) >= 0)
-                if (strncmp(line, "0::", 3) == 0) {
-                        line[strcspn(line, "\n")] = 0;
-                        snprintf(cgroup_orig, sizeof(cgroup_orig), "%s%s", root, line + 3);
-                }
+        r = cgroup2_root_find(&root);
+        if (r == -ENOENT)
+                return log_error_errno(r, "No cgroup2 mount.");
+        if (r < 0)
+                return log_error_errno(r, "Failed to read /proc/self/mountinfo: %m");
+        r = cgroup_self_path(root, &self);
+        if (r < 0 && r != -ENOENT)
+                return log_error_errno(r, "Failed to read /proc/self/cgroup: %m");
+        if (self)
+                snprintf(cgroup_orig, sizeof(cgroup_orig), "%s", self);
         snprintf(cgroup_dir, sizeof(cgroup_dir), "%s/skfp-bench-%d", root, getpid());
         if (mkdir(cgroup_dir, 0755) < 0)
                 return log_error_errno(errno, "Failed to create %s: %m", cgroup_dir);
@@ -690,6 +666,7 @@ int main(int argc, char *argv[])
         int r;
 
         log_set_prefix(false);
+        libbpf_set_print(bpf_libbpf_print);
         r = parse_argv(argc, argv);
         if (r <= 0)
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
+#include <linux/magic.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -17,12 +18,14 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <time.h>
 
 #include <bpf/bpf.h>
 
+#include "bpf-util.h"
+#include "cgroup-util.h"
 #include "datapath.h"
+#include "fs-util.h"
 #include "util.h"
 
 #define KiB 1024u
@@ -31,7 +34,7 @@
 #define MAX_WRITE (4 * MiB)
 #define PATTERN_PERIOD 1000003u  /* prime: a shifted or reordered stream never matches */
 
-static char cgroup_root[1024], cgroup_dir[1100], cgroup_other[1100], cgroup_orig[4200];
+static char cgroup_dir[1100], cgroup_other[1100], cgroup_orig[4200];
 static char pin_base[4096];
 static unsigned pin_seq;
 static uint8_t *pattern;
@@ -98,26 +101,6 @@ static uint64_t now_ms(void)
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
-static int write_file(const char *path, const char *s)
-{
-        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
-
-        if (fd < 0)
-                return -errno;
-        if (write(fd, s, strlen(s)) < 0)
-                return -errno;
-        return 0;
-}
-
-static int cgroup_enter(const char *dir)
-{
-        char path[4200], pid[32];
-
-        snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-        snprintf(pid, sizeof(pid), "%d", getpid());
-        return write_file(path, pid);
 }
 
 /* ---- the datapath under test ---- */
@@ -1379,36 +1362,17 @@ static void on_signal(int sig)
 
 static int environment_init(void)
 {
-        _cleanup_fclose_ FILE *f = NULL;
-        _cleanup_free_ char *line = NULL;
-        size_t n = 0;
-        struct statfs sfs;
+        _cleanup_free_ char *cgroup_root = NULL, *self = NULL;
+        int r;
 
-        f = fopen("/proc/self/mountinfo", "re");
-        if (!f)
-                return -errno;
-        while (getline(&line, &n, f) >= 0) {
-                char *sep = strstr(line, " - "), mnt[1024];
-
-                if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
-                        continue;
-                if (sscanf(line, "%*s %*s %*s %*s %1023s", mnt) == 1) {
-                        snprintf(cgroup_root, sizeof(cgroup_root), "%s", mnt);
-                        break;
-                }
-        }
-        fclose(TAKE_PTR(f));
-        if (!cgroup_root[0])
-                return -ENOENT;
-
-        f = fopen("/proc/self/cgroup", "re");
-        if (!f)
-                return -errno;
-        while (getline(&line, &n, f) >= 0)
-                if (strncmp(line, "0::", 3) == 0) {
-                        line[strcspn(line, "\n")] = 0;
-                        snprintf(cgroup_orig, sizeof(cgroup_orig), "%s%s", cgroup_root, line + 3);
-                }
+        r = cgroup2_root_find(&cgroup_root);
+        if (r < 0)
+                return r;
+        r = cgroup_self_path(cgroup_root, &self);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        if (self)
+                snprintf(cgroup_orig, sizeof(cgroup_orig), "%s", self);
 
         snprintf(cgroup_dir, sizeof(cgroup_dir), "%s/skfp-fastpath-%d", cgroup_root, getpid());
         snprintf(cgroup_other, sizeof(cgroup_other), "%s/skfp-fastpath-%d-other", cgroup_root, getpid());
@@ -1420,7 +1384,7 @@ static int environment_init(void)
         if (cgroup_enter(cgroup_dir) < 0)
                 return -errno;
 
-        if (statfs("/sys/fs/bpf", &sfs) < 0 || sfs.f_type != 0xcafe4a11)
+        if (!path_is_fs_type("/sys/fs/bpf", BPF_FS_MAGIC))
                 (void) mkdir("/sys/fs/bpf", 0700);
         snprintf(pin_base, sizeof(pin_base), "/sys/fs/bpf/skfastpath/skfp-fastpath-%d", getpid());
         return 0;
@@ -1441,6 +1405,7 @@ int main(int argc, char *argv[])
         }
         log_set_prefix(false);
         log_set_max_level(LOG_LEVEL_WARNING);
+        libbpf_set_print(bpf_libbpf_print);
 
         atexit(cleanup);
         signal(SIGINT, on_signal);
