@@ -11,7 +11,8 @@
  * - a reset or error on a side resets the other side;
  * - it reads no more than one buffer ahead of what the other side accepted;
  * - send() failing with ENOMEM (a fastpath socket whose peer's memory is used up: no wakeup
- *   follows) is retried on a timer, 5 ms doubling up to 200 ms;
+ *   follows) is retried on a timer, 5 ms doubling up to 200 ms (with sd-event's default
+ *   accuracy, so a retry may come up to 250 ms later);
  * - a connect upstream that does not complete in connect_timeout_usec resets the client. */
 #pragma once
 

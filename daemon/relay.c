@@ -11,9 +11,9 @@
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 
-#include "handover-format.h"
 #include "handover.h"
 #include "relay-connection.h"
+#include "relay-handover.h"
 #include "relay.h"
 #include "sockaddr-util.h"
 
@@ -29,8 +29,6 @@
 #define ACCEPT_BATCH 64
 #define ACCEPT_RETRY_USEC (100 * 1000ULL)
 #define HANDOVER_LISTENER_NAME HANDOVER_PREFIX "relay-listener"
-#define HANDOVER_STATE_NAME HANDOVER_PREFIX "relay-state"
-#define HANDOVER_SOCKETS_NAME HANDOVER_PREFIX "relay-sockets"
 
 typedef struct RelayListener {
         int fd;
@@ -397,11 +395,11 @@ size_t relay_n_connections(Relay *r)
         return r ? (size_t) r->core.stats.connections_active : 0;
 }
 
-/* ---- the restart handover (the format: handover-format.h) ---- */
+/* ---- the restart handover: the connections are relay-handover.c's, the listeners ours ---- */
 
 unsigned relay_handover_size(Relay *r)
 {
-        unsigned n = 2;
+        unsigned n = RELAY_HANDOVER_N_ENTRIES;
 
         if (!r)
                 return 0;
@@ -412,10 +410,6 @@ unsigned relay_handover_size(Relay *r)
 
 int relay_handover(Relay *r, HandoverStore *store)
 {
-        _cleanup_(handover_writer_freep) HandoverWriter *w = NULL;
-        _cleanup_close_ int state = -EBADF, sockets = -EBADF;
-        uint64_t buffered = 0;
-        uint32_t n = 0;
         int q;
 
         if (!r)
@@ -423,83 +417,11 @@ int relay_handover(Relay *r, HandoverStore *store)
         r->stopping = true;
         relay_set_accept(r, false);
 
-        for (RelayConnection *c = r->core.connections; c; c = relay_connection_next(c))
-                n++;
-        q = handover_writer_new(&w, n);
-        if (q < 0)
-                return log_error_errno(q, "Failed to prepare the relay's handover: %m");
-        for (RelayConnection *c = r->core.connections; c; c = relay_connection_next(c)) {
-                RelayConnectionState st;
-
-                relay_connection_get_state(c, &st);
-                q = handover_writer_add(w, &st);
-                if (q < 0)
-                        return log_error_errno(q, "Failed to write the relay's handover: %m");
-        }
-        q = handover_writer_finish(w, &state, &sockets, &buffered);
-        if (q < 0)
-                return log_error_errno(q, "Failed to queue relayed sockets for the handover: %m");
-
-        q = handover_store_add(store, HANDOVER_STATE_NAME, state);
-        if (q >= 0)
-                q = handover_store_add(store, HANDOVER_SOCKETS_NAME, sockets);
+        q = relay_connections_hand_over(&r->core, store);
         for (size_t i = 0; i < r->n_listeners && q >= 0; i++)
                 if (r->listeners[i].own)
                         q = handover_store_add(store, HANDOVER_LISTENER_NAME, r->listeners[i].fd);
-        if (q < 0)
-                return q;
-        log_info("Handed %" PRIu32 " relayed connection(s) with %" PRIu64 " unwritten bytes to the service manager.",
-                 n, buffered);
-        return 0;
-}
-
-/* Errors are logged; sockets that cannot be taken over are closed (their peers see them end). */
-static void relay_take_connections(Relay *r, Handover *h)
-{
-        _cleanup_(handover_reader_freep) HandoverReader *rd = NULL;
-        int state = handover_take(h, HANDOVER_STATE_NAME);
-        int sockets = handover_take(h, HANDOVER_SOCKETS_NAME);
-        uint64_t buffered = 0;
-        uint32_t i;
-        int q;
-
-        if (state < 0 && sockets < 0)
-                return;
-        q = handover_reader_new(&rd, state, sockets);
-        if (q == -ENOENT) {
-                log_warning("Incomplete relay handover (no %s), closing the handed over sockets.",
-                            state < 0 ? "state" : "sockets");
-                return;
-        }
-        if (q < 0) {
-                log_warning_errno(q, "Relay handover state does not match the handed over sockets, closing them: %m");
-                return;
-        }
-        for (i = 0;; i++) {
-                RelayConnectionState st;
-                size_t n;
-
-                q = handover_reader_next(rd, &r->core.pool, &st);
-                if (q == 0)
-                        break;
-                if (q < 0) {
-                        log_warning_errno(q, "Relay handover state is corrupt at connection %" PRIu32 ", "
-                                          "closing the rest: %m", i);
-                        return;
-                }
-                n = st.n_pending[0] + st.n_pending[1];
-                r->core.stats.taken_over++;
-                q = relay_connection_new(&r->core, &st);
-                if (q < 0) {
-                        r->core.stats.errors++;
-                        log_warning_errno(q, "Failed to take over relayed connection %" PRIu32 ", "
-                                          "closing the rest: %m", i);
-                        return;
-                }
-                buffered += n;
-        }
-        log_info("Took over %" PRIu32 " relayed connection(s) with %" PRIu64 " unwritten bytes from the previous "
-                 "process.", i, buffered);
+        return q;
 }
 
 int relay_new(Relay **ret, sd_event *event, const Config *c, Handover *h)
@@ -566,7 +488,7 @@ int relay_new(Relay **ret, sd_event *event, const Config *c, Handover *h)
                         return log_error_errno(q, "Failed to listen on [::1]:%u: %m", r->listen_port);
         }
 
-        relay_take_connections(r, h);
+        relay_connections_take_over(&r->core, h);
 
         *ret = TAKE_PTR(r);
         return 0;

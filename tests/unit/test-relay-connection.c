@@ -445,9 +445,10 @@ static void test_enomem_retry(void)
         ASSERT_EQ(rig.server.received, 1024 * 1024 + 11);
         ASSERT(!rig.server.bad_byte);
         ASSERT(now_usec() - start >= 300 * 1000);
-        /* 5, 10, 20, 40, 80, 160, 200 ms: about 7 retries in 300 ms, not a spin */
+        /* 5, 10, 20, 40, 80, 160, 200 ms (each up to 250 ms late, sd-event's default accuracy):
+         * a few retries in 300 ms, not a spin */
         printf("ENOMEM: %u failed sends of %u\n", n_enomem, n_sends);
-        ASSERT(n_enomem >= 3);
+        ASSERT(n_enomem >= 2);
         ASSERT(n_enomem <= 12);
         ASSERT_EQ(rig.core.stats.resets + rig.core.stats.errors, 0u);
         rig_done(&rig);
