@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "handover-format.h"
+#include "socket-util.h"
 #include "util.h"
 
 #define HANDOVER_MAGIC "SKFPRLY1"
@@ -88,12 +89,6 @@ static int pread_all(int fd, void *buf, size_t n, off_t *offset)
         return 0;
 }
 
-static void close_all(int *fds, size_t n)
-{
-        for (size_t i = 0; i < n; i++)
-                fds[i] = safe_close(fds[i]);
-}
-
 static int send_fds(int sock, const int *fds, size_t n)
 {
         union {
@@ -161,7 +156,7 @@ static int recv_fds(int sock, int **ret, size_t *ret_n)
                                 int tmp[FDS_PER_MESSAGE + 1];
 
                                 memcpy(tmp, CMSG_DATA(cm), m * sizeof(int));
-                                close_all(tmp, m);
+                                close_many(tmp, m);
                                 r = -ENOMEM;
                                 continue;
                         }
@@ -308,7 +303,7 @@ HandoverReader *handover_reader_free(HandoverReader *rd)
         if (!rd)
                 return NULL;
         if (rd->next < rd->n_fds)
-                close_all(rd->fds + rd->next, rd->n_fds - rd->next);
+                close_many(rd->fds + rd->next, rd->n_fds - rd->next);
         free(rd->fds);
         safe_close(rd->state);
         free(rd);

@@ -5,7 +5,7 @@
 #include <sys/param.h>
 
 #include "relay-connection.h"
-#include "sockaddr-util.h"
+#include "socket-util.h"
 #include "util.h"
 
 #define READ_BATCH 8
@@ -74,15 +74,6 @@ static void direction_release_buffer(RelayCore *core, RelayDirection *d)
         d->start = d->end = 0;
 }
 
-static void set_linger_zero(int fd)
-{
-        struct linger l = { .l_onoff = 1, .l_linger = 0 };
-
-        /* close() then sends a reset instead of a FIN */
-        if (fd >= 0)
-                (void) setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-}
-
 static void set_client_keepalive(int fd)
 {
         int one = 1, idle = CLIENT_KEEPALIVE_IDLE_SEC, intvl = CLIENT_KEEPALIVE_INTERVAL_SEC,
@@ -137,7 +128,7 @@ static int connection_abort(RelayConnection *c, int side, int error)
         log_debug_errno(error, "Relayed connection: %s side failed, resetting the %s side: %m",
                         side == RELAY_SIDE_CLIENT ? "client" : "upstream",
                         side == RELAY_SIDE_CLIENT ? "upstream" : "client");
-        set_linger_zero(c->fd[!side]);
+        socket_set_linger_zero(c->fd[!side]);
         relay_connection_free(c);
         return 0;
 }
@@ -315,7 +306,7 @@ static int connection_connected(RelayConnection *c, uint32_t revents)
                 core->stats.connect_failed++;
                 core->stats.errors++;
                 log_debug_errno(err, "Relayed connection: upstream connect failed: %m");
-                set_linger_zero(c->fd[RELAY_SIDE_CLIENT]);
+                socket_set_linger_zero(c->fd[RELAY_SIDE_CLIENT]);
                 relay_connection_free(c);
                 return 0;
         }
@@ -402,7 +393,7 @@ static int on_connect_timeout(sd_event_source *s, uint64_t usec, void *userdata)
         core->stats.connect_failed++;
         core->stats.errors++;
         log_debug("Relayed connection: upstream connect timed out.");
-        set_linger_zero(c->fd[RELAY_SIDE_CLIENT]);
+        socket_set_linger_zero(c->fd[RELAY_SIDE_CLIENT]);
         relay_connection_free(c);
         return 0;
 }
@@ -410,7 +401,7 @@ static int on_connect_timeout(sd_event_source *s, uint64_t usec, void *userdata)
 static void state_release(RelayCore *core, RelayConnectionState *state)
 {
         for (int s = 0; s < 2; s++) {
-                set_linger_zero(state->fd[s]);
+                socket_set_linger_zero(state->fd[s]);
                 state->fd[s] = safe_close(state->fd[s]);
                 buffer_pool_put(&core->pool, TAKE_PTR(state->pending[s]));
                 state->n_pending[s] = 0;
@@ -460,7 +451,7 @@ int relay_connection_new(RelayCore *core, RelayConnectionState *state)
         }
         if (q < 0) {
                 for (int s = 0; s < 2; s++)
-                        set_linger_zero(c->fd[s]);
+                        socket_set_linger_zero(c->fd[s]);
                 relay_connection_free(c);
                 return q;
         }
@@ -515,7 +506,7 @@ fail:
         core->stats.connect_failed++;
         core->stats.errors++;
         log_debug_errno(q, "Failed to connect to %s: %m", sockaddr_to_string(dst, buf, sizeof(buf)));
-        set_linger_zero(state.fd[RELAY_SIDE_CLIENT]);
+        socket_set_linger_zero(state.fd[RELAY_SIDE_CLIENT]);
         for (int s = 0; s < 2; s++)
                 safe_close(state.fd[s]);
         return q;

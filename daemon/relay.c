@@ -15,7 +15,7 @@
 #include "relay-connection.h"
 #include "relay-handover.h"
 #include "relay.h"
-#include "sockaddr-util.h"
+#include "socket-util.h"
 
 #ifndef IP_TRANSPARENT
 #define IP_TRANSPARENT 19
@@ -67,20 +67,6 @@ static bool relay_is_own_address(Relay *r, const struct sockaddr_storage *dst)
         return false;
 }
 
-static void set_linger_zero(int fd)
-{
-        struct linger l = { .l_onoff = 1, .l_linger = 0 };
-
-        /* close() then sends a reset instead of a FIN */
-        (void) setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-}
-
-static void close_all(int *fds, size_t n)
-{
-        for (size_t i = 0; i < n; i++)
-                fds[i] = safe_close(fds[i]);
-}
-
 static void relay_update_accept(Relay *r);
 
 /* A connection closed: room to accept again, or the drain is done. */
@@ -115,7 +101,7 @@ static void relay_start_connection(Relay *r, int client_fd)
                 r->core.stats.errors++;
                 log_debug("Refusing a connection made directly to the listener %s.",
                           sockaddr_to_string(&dst, buf, sizeof(buf)));
-                set_linger_zero(fd);
+                socket_set_linger_zero(fd);
                 return;
         }
         (void) relay_connection_connect(&r->core, TAKE_FD(fd), &dst, len);
@@ -441,7 +427,7 @@ int relay_new(Relay **ret, sd_event *event, const Config *c, Handover *h)
         }
 
         if (!c->relay) {
-                close_all(passed, n);
+                close_many(passed, n);
                 if (n > 0)
                         log_warning("Relay=no: closed the %zu socket(s) systemd passed; the listener on port "
                                     "%u belongs to another program.", n, c->listen_port);
@@ -451,7 +437,7 @@ int relay_new(Relay **ret, sd_event *event, const Config *c, Handover *h)
 
         r = calloc(1, sizeof(Relay));
         if (!r) {
-                close_all(passed, n);
+                close_many(passed, n);
                 return log_oom();
         }
         relay_core_init(&r->core, event, (size_t) c->buffer_size, c->bypass_mark, c->connect_timeout_usec);
@@ -465,7 +451,7 @@ int relay_new(Relay **ret, sd_event *event, const Config *c, Handover *h)
         if (n > 0) {
                 q = relay_take_passed(r, passed, n);
                 if (q < 0) {
-                        close_all(passed, n);
+                        close_many(passed, n);
                         return q;
                 }
         }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Small helpers over struct sockaddr_storage holding an AF_INET or AF_INET6 address; any other
- * family is "no port", "not any" and "not the same". */
+/* Small socket helpers: over struct sockaddr_storage holding an AF_INET or AF_INET6 address (any
+ * other family is "no port", "not any" and "not the same"), and over socket fds. */
 #pragma once
 
 #include <stdbool.h>
@@ -18,3 +18,8 @@ uint16_t sockaddr_port(const struct sockaddr_storage *ss);
 bool sockaddr_is_any(const struct sockaddr_storage *ss);
 /* Same family and address; ports are not compared. */
 bool sockaddr_same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+
+/* close() then sends a reset instead of a FIN (SO_LINGER 0). A negative fd is ignored. */
+void socket_set_linger_zero(int fd);
+/* Closes fds[0..n) and sets them to -EBADF. */
+void close_many(int *fds, size_t n);

@@ -4,7 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sockaddr-util.h"
+#include "socket-util.h"
+#include "util.h"
 
 const char *sockaddr_to_string(const struct sockaddr_storage *ss, char *buf, size_t n)
 {
@@ -68,4 +69,18 @@ bool sockaddr_same_address(const struct sockaddr_storage *a, const struct sockad
                 return IN6_ARE_ADDR_EQUAL(&((const struct sockaddr_in6 *) a)->sin6_addr,
                                           &((const struct sockaddr_in6 *) b)->sin6_addr);
         return false;
+}
+
+void socket_set_linger_zero(int fd)
+{
+        struct linger l = { .l_onoff = 1, .l_linger = 0 };
+
+        if (fd >= 0)
+                (void) setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+}
+
+void close_many(int *fds, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                fds[i] = safe_close(fds[i]);
 }
