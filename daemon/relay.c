@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The relay's listeners (its own, passed by the socket unit, or handed over by the previous
  * process), the accept loop with its MaxConnections= limit and backoff, the drain on stop, and
- * the orchestration of the restart handover. The connections are relay-connection.c's, the
- * handover format handover-format.c's. */
+ * the restart handover of our own listeners. The connections are relay-connection.c's, their
+ * handover relay-handover.c's. */
 #include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "handover-format.h"
 #include "relay-connection.h"
 #include "tests.h"
 #include "util.h"
@@ -560,6 +561,58 @@ static void test_connect_timeout(void)
         rig_done(&rig);
 }
 
+/* A restart in one process: a connection holding unwritten bytes (its receiver stopped) goes
+ * through the handover format into a new RelayCore, the old one is freed, and the new one
+ * delivers every byte, the held ones included, in order. */
+static void test_handover_and_continue(void)
+{
+        _cleanup_(handover_reader_freep) HandoverReader *rd = NULL;
+        _cleanup_(handover_writer_freep) HandoverWriter *w = NULL;
+        int state = -EBADF, sockets = -EBADF;
+        RelayConnectionState st;
+        uint64_t before, written_before;
+        size_t held;
+        Rig rig;
+
+        ASSERT_EQ(rig_init(&rig, BUFFER_SIZE), 0);
+        rig.server.reading = false;
+        rig.client.to_send = UINT64_MAX / 2;
+        rig.server.to_send = 100 * 1000 + 1;
+        do {
+                before = rig.client.sent;
+                rig_idle(&rig, 200 * 1000);
+        } while (rig.client.sent != before);
+        ASSERT_EQ(rig.client.received, 100 * 1000 + 1);
+        relay_connection_get_state(rig.core.connections, &st);
+        held = st.n_pending[RELAY_SIDE_CLIENT];
+        written_before = rig.core.stats.bytes_to_upstream;
+        printf("handing over with %zu unwritten bytes\n", held);
+
+        ASSERT_EQ(handover_writer_new(&w, 1), 0);
+        ASSERT_EQ(handover_writer_add(w, &st), 0);
+        ASSERT_EQ(handover_writer_finish(w, &state, &sockets, NULL), 0);
+        /* the old process ends: its sockets close, the copies in flight keep the connections */
+        relay_core_done(&rig.core);
+        relay_core_init(&rig.core, rig.event, BUFFER_SIZE, 0, 5 * 1000000ULL);
+
+        ASSERT_EQ(handover_reader_new(&rd, state, sockets), 0);
+        ASSERT_EQ(handover_reader_next(rd, &rig.core.pool, &st), 1);
+        ASSERT_EQ(st.n_pending[RELAY_SIDE_CLIENT], held);
+        ASSERT_EQ(relay_connection_new(&rig.core, &st), 0);
+        ASSERT_EQ(handover_reader_next(rd, &rig.core.pool, &st), 0);
+
+        rig.client.to_send = rig.client.sent;
+        rig.client.fin = rig.server.fin = true;
+        rig.server.reading = true;
+        ASSERT(rig_run(&rig, both_eof_and_closed, 30 * 1000000ULL));
+        ASSERT_EQ(rig.server.received, rig.client.sent);
+        ASSERT(!rig.server.bad_byte);
+        ASSERT_EQ(written_before + rig.core.stats.bytes_to_upstream, rig.client.sent);
+        ASSERT_EQ(rig.core.stats.resets + rig.core.stats.errors, 0u);
+        ASSERT_EQ(rig.core.pool.n_in_use, 0u);
+        rig_done(&rig);
+}
+
 int main(void)
 {
         RUN(test_transfer_byte_exact);
@@ -574,5 +627,6 @@ int main(void)
         RUN(test_begin_close);
         RUN(test_connect_then_relay);
         RUN(test_connect_timeout);
+        RUN(test_handover_and_continue);
         TESTS_DONE();
 }
