@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "handover-format.h"
@@ -44,7 +45,7 @@ struct HandoverWriter {
 
 struct HandoverReader {
         int state;
-        off_t offset;
+        off_t offset, size;
         uint32_t n_connections;
         int *fds;
         size_t n_fds, next;
@@ -271,6 +272,7 @@ int handover_reader_new(HandoverReader **ret, int state_fd, int sockets_fd)
         _cleanup_(handover_reader_freep) HandoverReader *rd = NULL;
         _cleanup_close_ int sock = sockets_fd;
         HandoverHeader hdr = {};
+        struct stat st;
         int q;
 
         rd = calloc(1, sizeof(HandoverReader));
@@ -286,6 +288,9 @@ int handover_reader_new(HandoverReader **ret, int state_fd, int sockets_fd)
         }
         if (rd->state < 0 || sock < 0)
                 return -ENOENT;
+        if (fstat(rd->state, &st) < 0)
+                return -errno;
+        rd->size = st.st_size;
         q = pread_all(rd->state, &hdr, sizeof(hdr), &rd->offset);
         if (q < 0)
                 return q;
@@ -330,6 +335,9 @@ int handover_reader_next(HandoverReader *rd, BufferPool *pool, RelayConnectionSt
                 return -EBADMSG;
         if (rec.pending[0] > HANDOVER_MAX_PENDING || rec.pending[1] > HANDOVER_MAX_PENDING)
                 return -E2BIG;
+        /* cut short: said before allocating what is not there */
+        if (rec.pending[0] + rec.pending[1] > (uint64_t) (rd->size - rd->offset))
+                return -EBADMSG;
         st.connecting = rec.flags & FLAG_CONNECTING;
         st.eof[RELAY_SIDE_CLIENT] = rec.flags & FLAG_EOF_CLIENT;
         st.shut[RELAY_SIDE_CLIENT] = rec.flags & FLAG_SHUT_CLIENT;
