@@ -20,9 +20,10 @@ struct Handover {
         size_t n_fds;
 };
 
-/* Names stored by this process, for handover_store_undo(). */
-static char **stored_names;
-static size_t n_stored_names;
+struct HandoverStore {
+        char **names;       /* stored so far, for handover_store_undo() */
+        size_t n_names;
+};
 
 int handover_new(Handover **ret)
 {
@@ -239,7 +240,28 @@ int handover_restart_pending(sd_bus *bus, unsigned n_needed)
         return 1;
 }
 
-int handover_store(const char *name, int fd)
+int handover_store_new(HandoverStore **ret)
+{
+        HandoverStore *s = calloc(1, sizeof(HandoverStore));
+
+        if (!s)
+                return log_oom();
+        *ret = s;
+        return 0;
+}
+
+HandoverStore *handover_store_free(HandoverStore *s)
+{
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < s->n_names; i++)
+                free(s->names[i]);
+        free(s->names);
+        free(s);
+        return NULL;
+}
+
+int handover_store_add(HandoverStore *s, const char *name, int fd)
 {
         _cleanup_free_ char *msg = NULL, *copy = NULL;
         char **a;
@@ -250,21 +272,21 @@ int handover_store(const char *name, int fd)
         copy = strdup(name);
         if (!copy)
                 return log_oom();
-        a = reallocarray(stored_names, n_stored_names + 1, sizeof(char *));
+        a = reallocarray(s->names, s->n_names + 1, sizeof(char *));
         if (!a)
                 return log_oom();
-        stored_names = a;
+        s->names = a;
 
         r = sd_pid_notify_with_fds(0, false, msg, &fd, 1);
         if (r == 0)
                 r = -ENOTCONN;
         if (r < 0)
                 return log_error_errno(r, "Failed to hand %s to the service manager's store: %m", name);
-        stored_names[n_stored_names++] = TAKE_PTR(copy);
+        s->names[s->n_names++] = TAKE_PTR(copy);
         return 0;
 }
 
-int handover_store_sync(void)
+int handover_store_sync(HandoverStore *s)
 {
         int r = sd_notify_barrier(false, SYNC_TIMEOUT_USEC);
 
@@ -273,19 +295,17 @@ int handover_store_sync(void)
         return 0;
 }
 
-void handover_store_undo(void)
+void handover_store_undo(HandoverStore *s)
 {
-        for (size_t i = 0; i < n_stored_names; i++) {
+        for (size_t i = 0; i < s->n_names; i++) {
                 bool dup = false;
 
                 for (size_t j = 0; j < i; j++)
-                        dup = dup || streq(stored_names[j], stored_names[i]);
+                        dup = dup || streq(s->names[j], s->names[i]);
                 if (!dup)
-                        store_remove(stored_names[i]);
+                        store_remove(s->names[i]);
         }
-        for (size_t i = 0; i < n_stored_names; i++)
-                free(stored_names[i]);
-        free(stored_names);
-        stored_names = NULL;
-        n_stored_names = 0;
+        for (size_t i = 0; i < s->n_names; i++)
+                free(s->names[i]);
+        s->n_names = 0;
 }

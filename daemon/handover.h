@@ -41,10 +41,18 @@ void handover_release(Handover *h);
  * has room for n_needed entries. 1 yes, 0 no (a stop, not under systemd, no room; why is logged
  * at debug level or as a warning for a too small store), never an error. */
 int handover_restart_pending(sd_bus *bus, unsigned n_needed);
+/* What this process hands to the store while stopping for a restart, so that a failed handover
+ * can take it back. The manager creates one per handover and passes it to the rooms it asks. */
+typedef struct HandoverStore HandoverStore;
+
+int handover_store_new(HandoverStore **ret);
+/* Forgets the names; what was stored stays stored (handover_store_undo() takes it back). */
+HandoverStore *handover_store_free(HandoverStore *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(HandoverStore *, handover_store_free);
 /* Hands fd (a dup is kept by systemd; ours stays open) to the store as name, with FDPOLL=0:
  * systemd must not close a socket of ours because its peer hung up. */
-int handover_store(const char *name, int fd);
+int handover_store_add(HandoverStore *s, const char *name, int fd);
 /* Waits (bounded) until systemd has processed every store message sent so far. */
-int handover_store_sync(void);
-/* Takes back every entry stored by this process (after a failed handover). */
-void handover_store_undo(void);
+int handover_store_sync(HandoverStore *s);
+/* Takes back every entry stored through s (after a failed handover). */
+void handover_store_undo(HandoverStore *s);

@@ -128,13 +128,13 @@ unsigned intercept_handover_size(Intercept *ic)
         return ic ? 1 + (unsigned) ic->n_links : 0;
 }
 
-int intercept_handover(Intercept *ic)
+int intercept_handover(Intercept *ic, HandoverStore *store)
 {
         int r;
 
         if (!ic)
                 return 0;
-        r = handover_store(HANDOVER_LO_NAME, ic->lo_link_fd);
+        r = handover_store_add(store, HANDOVER_LO_NAME, ic->lo_link_fd);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < ic->n_links; i++) {
@@ -142,7 +142,7 @@ int intercept_handover(Intercept *ic)
 
                 snprintf(name, sizeof(name), HANDOVER_EGRESS_PREFIX "%d-%s", ic->links[i].ifindex,
                          ic->links[i].l3 ? "l3" : "eth");
-                r = handover_store(name, ic->links[i].link_fd);
+                r = handover_store_add(store, name, ic->links[i].link_fd);
                 if (r < 0)
                         return r;
         }

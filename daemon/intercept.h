@@ -26,6 +26,7 @@ typedef struct InterceptStatistics {
 } InterceptStatistics;
 
 typedef struct Handover Handover;
+typedef struct HandoverStore HandoverStore;
 
 /* Loads the TC programs in the current network namespace, attaches lo ingress, fills the port
  * map from c (every port of c is intercepted, whatever its mode). After a restart, the tcx links
@@ -52,7 +53,7 @@ bool intercept_is_live(Intercept *ic, int ifindex);
 /* Restart handover: the number of store entries intercept_handover() needs, and the handing over
  * itself (the links stay attached while the store holds them). */
 unsigned intercept_handover_size(Intercept *ic);
-int intercept_handover(Intercept *ic);
+int intercept_handover(Intercept *ic, HandoverStore *store);
 
 int intercept_set_port(Intercept *ic, uint16_t port, bool managed);
 int intercept_get_statistics(Intercept *ic, InterceptStatistics *ret);

@@ -57,6 +57,7 @@ static void manager_stop_intercept(Manager *m)
  * tears down itself. */
 static int manager_handover(Manager *m)
 {
+        _cleanup_(handover_store_freep) HandoverStore *store = NULL;
         DatapathPinned pinned[DATAPATH_N_PINNED];
         unsigned n;
         int r = 0;
@@ -64,7 +65,7 @@ static int manager_handover(Manager *m)
         if (!m->datapath)
                 return 0;
         n = DATAPATH_N_PINNED + intercept_handover_size(m->intercept) + relay_handover_size(m->relay);
-        if (handover_restart_pending(m->bus, n) <= 0)
+        if (handover_restart_pending(m->bus, n) <= 0 || handover_store_new(&store) < 0)
                 return 0;
 
         datapath_get_pinned(m->datapath, pinned);
@@ -74,18 +75,18 @@ static int manager_handover(Manager *m)
                 if (pinned[i].fd < 0)
                         continue;
                 snprintf(name, sizeof(name), HANDOVER_PIN_PREFIX "%s", pinned[i].name);
-                r = handover_store(name, pinned[i].fd);
+                r = handover_store_add(store, name, pinned[i].fd);
         }
         if (r >= 0)
-                r = intercept_handover(m->intercept);
+                r = intercept_handover(m->intercept, store);
         if (r >= 0)
-                r = relay_handover(m->relay);
+                r = relay_handover(m->relay, store);
         if (r < 0) {
                 log_warning_errno(r, "Handing over to the next process failed, stopping instead: %m");
-                handover_store_undo();
+                handover_store_undo(store);
                 return 0;
         }
-        (void) handover_store_sync();
+        (void) handover_store_sync(store);
         m->handed_over = true;
         log_info("Restarting: the datapath, interception and relayed connections are handed over.");
         return 1;

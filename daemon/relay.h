@@ -27,6 +27,7 @@ typedef struct RelayStatistics {
 } RelayStatistics;
 
 typedef struct Handover Handover;
+typedef struct HandoverStore HandoverStore;
 
 /* Takes the listening sockets systemd passed (h, may be NULL), else opens them. With Relay=no
  * the listener belongs to another program: passed sockets are closed, *ret is NULL. After a
@@ -49,9 +50,9 @@ size_t relay_n_connections(Relay *r);
 
 /* Restart handover (handover.h): the number of store entries relay_handover() needs, and the
  * handing over of every relayed connection (both sockets and unwritten bytes) and of listeners
- * of our own. Stops accepting. On failure the relay still works (drain it); what was stored
- * already is for the caller to take back (handover_store_undo()). */
+ * of our own to store. Stops accepting. On failure the relay still works (drain it); what was
+ * stored already is for the caller to take back (handover_store_undo()). */
 unsigned relay_handover_size(Relay *r);
-int relay_handover(Relay *r);
+int relay_handover(Relay *r, HandoverStore *store);
 
 void relay_get_statistics(Relay *r, RelayStatistics *ret);
