@@ -84,7 +84,7 @@ skfp_sys_deb() {
         (cd "$SKFP_TOP" && dpkg-checkbuilddeps >/dev/null 2>&1) ||
                 skfp_skip "the package's build dependencies are missing: $(cd "$SKFP_TOP" && dpkg-checkbuilddeps 2>&1 | sed 's/^.*: //')"
         if git -C "$SKFP_TOP" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-                key=$(cd "$SKFP_TOP" && git ls-files -z --cached --others --exclude-standard |
+                key=$(cd "$SKFP_TOP" && git ls-files -z --cached --others --exclude-standard | sort -zu |
                         while IFS= read -r -d '' f; do [ -f "$f" ] && printf '%s\0' "$f"; done |
                         xargs -0 sha256sum | sha256sum | cut -c1-16)
         else
