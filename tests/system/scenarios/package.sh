@@ -128,6 +128,20 @@ else
         diff <(echo "$before") <(echo "$running") | sed -n 's/^> /       + /p'
 fi
 
+# --- upgrade (a reinstall runs the same maintainer scripts): the running daemon is restarted
+# with its datapath handed over, the socket is left alone
+pid=$(main_pid)
+check "apt-get install --reinstall" apt_get install --reinstall "$deb"
+check "skfastpathd.service active again" wait_state skfastpathd.service active 100
+check "with a new process ($pid -> $(main_pid))" test "$(main_pid)" != "$pid"
+check "the old process handed over (a restart, not a stop)" sh -c \
+        "journalctl -u skfastpathd.service -o cat --no-pager | grep -q '^Restarting: the datapath'"
+check "skfastpathd.socket still active" test "$(unit_state skfastpathd.socket)" = active
+check "the port is still managed ($(skfastpathctl status 2>&1 | grep -i ports | tr -s ' '))" \
+        sh -c "busctl --system get-property $BUS_DEST $BUS_PATH $BUS_IFACE Ports | grep -qw 7"
+"$STREAM" stream 198.18.0.10 7 1 >/run/skfp-test/stream.out 2>&1
+check "and still intercepted ($(cat /run/skfp-test/stream.out))" grep -q '^ok sent=' /run/skfp-test/stream.out
+
 # --- remove
 t0=$(date +%s%N)
 apt_get remove skfastpath || die "apt-get remove failed"
