@@ -103,7 +103,8 @@ skfp_sys_deb() {
                         echo "built the package in $((SECONDS - t0)) s ($key)"
                 fi
         ) 9>"$SKFP_BUILD/.system-deb.lock" || exit 1
-        SKFP_SYS_DEB=$(ls "$dir"/skfastpath_*.deb | grep -v dbgsym | head -n1)
+        local debs=("$dir"/skfastpath_*_*.deb)   # not skfastpath-dbgsym_*
+        SKFP_SYS_DEB=${debs[0]}
 }
 
 skfp_cgroup2_root() {

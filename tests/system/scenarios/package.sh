@@ -10,8 +10,9 @@
 
 STREAM=/skfp-bin/skfp-stream
 CONF=/etc/skfastpath/skfastpathd.conf
-deb=$(ls /skfp-deb/skfastpath_*.deb 2>/dev/null | head -n1)
-[ -n "$deb" ] || die "no package bound at /skfp-deb"
+debs=(/skfp-deb/skfastpath_*.deb)
+deb=${debs[0]}
+[ -f "$deb" ] || die "no package bound at /skfp-deb"
 CG2=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") print $5; break } }' \
         /proc/self/mountinfo | head -n1)
 
