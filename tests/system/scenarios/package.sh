@@ -181,5 +181,33 @@ check "the socket's enablement removed" test ! -e /etc/systemd/system/sockets.ta
 check "no unit file of ours anywhere" test -z "$(find /etc/systemd /lib/systemd /usr/lib/systemd -name 'skfastpathd*' 2>/dev/null)"
 check "no file of ours left" test -z "$(find / -xdev \( -name 'skfastpath*' -o -name 'org.skfastpath1*' \) \
         -not -path '/skfp-*' -not -path '/proc/*' 2>/dev/null)"
+# --- removal after a crash: with Restart=no (a drop-in of the test's) a SIGKILL leaves the pins,
+# the rule, the route and accept_local behind; the removal has a new process adopt them and
+# the clean stop remove them
+apt_get install "$deb" || die "apt-get install $deb (again) failed"
+mkdir -p /run/systemd/system/skfastpathd.service.d
+printf '[Service]\nRestart=no\n' >/run/systemd/system/skfastpathd.service.d/50-skfp-test.conf
+systemctl daemon-reload
+check "installed again: skfastpathctl add-interface skfp-c0" skfastpathctl add-interface skfp-c0
+check "skfastpathctl add-port 7" skfastpathctl add-port 7
+check "killed (SIGKILL)" systemctl kill -s KILL skfastpathd.service
+check "the service failed" wait_state skfastpathd.service failed 100
+check "and left its pins" test -e /sys/fs/bpf/skfastpath/sockops_link
+check "and its rule" sh -c "ip rule show | grep -q 'lookup 15001'"
+t0=$(date +%s%N)
+apt_get remove skfastpath || die "apt-get remove (after the crash) failed"
+ok "apt-get remove skfastpath after the crash ($(( ($(date +%s%N) - t0) / 1000000 )) ms)"
+check "no skfastpathd process left" test -z "$(processes)"
+after=$(snapshot)
+if [ "$after" = "$before" ]; then
+        ok "nothing left after the crash either (rules, routes, sysctls, qdiscs, filters, BPF attachments, pins)"
+else
+        fail "left behind after the crash and apt-get remove:"
+        diff <(echo "$before") <(echo "$after") | sed -n 's/^[<>] /       /p'
+fi
+check "every BPF program of the daemon unloaded ($(wait_progs "$progs0"; progs))" wait_progs "$progs0"
+check "apt-get purge" apt_get purge skfastpath
+rm -rf /run/systemd/system/skfastpathd.service.d
+systemctl daemon-reload
 world_down
 finish
