@@ -10,7 +10,7 @@
 
 STREAM=/skfp-bin/skfp-stream
 CONF=/etc/skfastpath/skfastpathd.conf
-debs=(/skfp-deb/skfastpath_*.deb)
+debs=(/skfp-deb/*.deb)
 deb=${debs[0]}
 [ -f "$deb" ] || die "no package bound at /skfp-deb"
 CG2=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") print $5; break } }' \
