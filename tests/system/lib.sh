@@ -4,6 +4,8 @@
 #   . tests/system/lib.sh
 #   skfp_sys_init NAME        # T (scratch dir), an EXIT trap; skips (77) when it cannot run
 #   skfp_sys_install          # meson install --destdir into the build dir: $DESTDIR
+#   skfp_sys_deb              # or the Debian package of the tree (built once, cached): $SKFP_SYS_DEB,
+#                             # bound at /skfp-deb/ (nothing installed: the scenario runs apt-get)
 #   skfp_sys_boot             # boots the cached rootfs with $DESTDIR bound in: $LEADER (its PID 1)
 #   skfp_sys_run CMD...       # runs CMD inside the container (all its namespaces)
 #   skfp_sys_scenario NAME    # runs tests/system/scenarios/NAME.sh inside; returns its code
@@ -64,6 +66,47 @@ skfp_sys_install() {
         ) 9>"$SKFP_BUILD/.system-destdir.lock"
 }
 
+# The .deb of this source tree (scripts/package), built once per tree state and kept in the
+# build directory under a key of every file's content (git's view: tracked and new files, not
+# ignored ones), so that a rerun of the suite, or of the scenario, builds nothing. SKFP_DEB=PATH
+# takes a .deb built elsewhere instead. Skips (77) when the build tools are missing.
+skfp_sys_deb() {
+        local key dir
+        DESTDIR=
+        if [ -n "${SKFP_DEB:-}" ]; then
+                [ -f "$SKFP_DEB" ] || { echo "FAIL: SKFP_DEB=$SKFP_DEB is not a file"; exit 1; }
+                SKFP_SYS_DEB=$(readlink -f "$SKFP_DEB")
+                return 0
+        fi
+        command -v dpkg-buildpackage >/dev/null || skfp_skip "no dpkg-buildpackage to build the package (dpkg-dev; scripts/bootstrap)"
+        [ -e /usr/share/perl5/Debian/Debhelper/Buildsystem/meson.pm ] ||
+                skfp_skip "no debhelper to build the package (scripts/bootstrap)"
+        (cd "$SKFP_TOP" && dpkg-checkbuilddeps >/dev/null 2>&1) ||
+                skfp_skip "the package's build dependencies are missing: $(cd "$SKFP_TOP" && dpkg-checkbuilddeps 2>&1 | sed 's/^.*: //')"
+        if git -C "$SKFP_TOP" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+                key=$(cd "$SKFP_TOP" && git ls-files -z --cached --others --exclude-standard | sort -zu |
+                        while IFS= read -r -d '' f; do [ -f "$f" ] && printf '%s\0' "$f"; done |
+                        xargs -0 sha256sum | sha256sum | cut -c1-16)
+        else
+                key=$(cd "$SKFP_TOP" && find . -path './build*' -prune -o -path ./.git -prune -o -type f -print0 |
+                        sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+        fi
+        dir="$SKFP_BUILD/system-deb/$key"
+        (
+                flock 9
+                if ! ls "$dir"/skfastpath_*.deb >/dev/null 2>&1; then
+                        rm -rf "$SKFP_BUILD/system-deb"/*/
+                        local t0=$SECONDS
+                        "$SKFP_TOP/scripts/package" --no-deps --no-lintian --output "$dir.tmp" >"$T/package.log" 2>&1 ||
+                                { cat "$T/package.log"; echo "FAIL: scripts/package failed"; exit 1; }
+                        mv "$dir.tmp" "$dir"
+                        echo "built the package in $((SECONDS - t0)) s ($key)"
+                fi
+        ) 9>"$SKFP_BUILD/.system-deb.lock" || exit 1
+        local debs=("$dir"/skfastpath_*_*.deb)   # not skfastpath-dbgsym_*
+        SKFP_SYS_DEB=${debs[0]}
+}
+
 skfp_cgroup2_root() {
         awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo
 }
@@ -75,11 +118,14 @@ skfp_cgroup1_systemd_root() {
 skfp_sys_boot() {
         local binds=() f rel i cg2 cg1
 
-        # every installed file at its own path
-        while IFS= read -r -d '' f; do
-                rel=${f#"$DESTDIR"}
-                binds+=("--bind-ro=$f:$rel")
-        done < <(find "$DESTDIR" \( -type f -o -type l \) -print0)
+        # every installed file at its own path; or the package, to be installed inside
+        if [ -n "${DESTDIR:-}" ]; then
+                while IFS= read -r -d '' f; do
+                        rel=${f#"$DESTDIR"}
+                        binds+=("--bind-ro=$f:$rel")
+                done < <(find "$DESTDIR" \( -type f -o -type l \) -print0)
+        fi
+        [ -n "${SKFP_SYS_DEB:-}" ] && binds+=("--bind-ro=$SKFP_SYS_DEB:/skfp-deb/${SKFP_SYS_DEB##*/}")
         binds+=("--bind-ro=$SKFP_TOP/tests/system/scenarios:/skfp-test")
         # test helpers built for the scenarios (not installed): /skfp-bin/NAME
         for f in "$SKFP_BUILD"/tests/*/skfp-*; do
