@@ -37,6 +37,17 @@ void config_done(Config *c)
         config_init(c);
 }
 
+const char *config_interface_invalid_reason(const char *name)
+{
+        const char *reason = ifname_invalid_reason(name);
+
+        if (reason)
+                return reason;
+        if (streq(name, "lo"))
+                return "lo is where intercepted connections are delivered, it cannot be managed";
+        return NULL;
+}
+
 bool config_has_interface(const Config *c, const char *name)
 {
         for (size_t i = 0; i < c->n_interfaces; i++)
@@ -49,7 +60,7 @@ int config_add_interface(Config *c, const char *name)
 {
         char **a, *s;
 
-        if (!ifname_valid(name))
+        if (config_interface_invalid_reason(name))
                 return -EINVAL;
         if (config_has_interface(c, name))
                 return 0;
@@ -282,11 +293,16 @@ static int parse_interfaces_field(Config *c, const char *v, void *field, const c
                 return 0;
         }
         /* validate all before adding any, so a bad entry changes nothing */
-        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
+        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
                 if (!ifname_valid(w)) {
                         *reason = "expected interface names (1-15 printable bytes, no '/', ':' or spaces)";
                         return -EINVAL;
                 }
+                /* the rule of AddInterface(): lo */
+                *reason = config_interface_invalid_reason(w);
+                if (*reason)
+                        return -EINVAL;
+        }
         free(copy);
         copy = strdup(v);
         if (!copy)
