@@ -37,7 +37,7 @@ check "it opened no listener of its own" test "$(in_client ss -Hltn 'sport = :15
 check "the passed sockets are transparent: IPv4 through the relay" lab_http http://198.18.0.10/ 1
 check "IPv6 through the relay" lab_http 'http://[2001:db8::10]/' 1
 lab_stats >/dev/null
-check "the poke that started it was refused, not relayed to itself" test "$(lab_stat Relay rejected)" -eq 1
+check "the poke that started it was refused, not relayed to itself" test "$(lab_stat relay-rejected)" -eq 1
 check "daemon exits 0 on SIGTERM" skfp_daemon_stop
 check "nothing left after stop" lab_check_clean "$accept_local_before"
 
@@ -47,7 +47,7 @@ check "dual-stack: IPv4 through the relay (v4-mapped folded)" lab_http http://19
 check "dual-stack: IPv6 through the relay" lab_http 'http://[2001:db8::10]/' 1
 check "dual-stack: the relay connected over IPv4" grep -q "Relaying a connection to 198.18.0.10:80" "$T/daemon.log"
 lab_stats >/dev/null
-check "dual-stack: the poke (::ffff:127.0.0.1) was refused" test "$(lab_stat Relay rejected)" -eq 1
+check "dual-stack: the poke (::ffff:127.0.0.1) was refused" test "$(lab_stat relay-rejected)" -eq 1
 check "daemon exits 0 on SIGTERM" skfp_daemon_stop
 check "nothing left after stop" lab_check_clean "$accept_local_before"
 lab_summary
