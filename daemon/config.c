@@ -44,7 +44,7 @@ const char *config_interface_invalid_reason(const char *name)
         if (reason)
                 return reason;
         if (streq(name, "lo"))
-                return "lo is where intercepted connections are delivered, it cannot be managed";
+                return "is lo, where intercepted connections are delivered";
         return NULL;
 }
 
@@ -298,10 +298,12 @@ static int parse_interfaces_field(Config *c, const char *v, void *field, const c
                         *reason = "expected interface names (1-15 printable bytes, no '/', ':' or spaces)";
                         return -EINVAL;
                 }
-                /* the rule of AddInterface(): lo */
-                *reason = config_interface_invalid_reason(w);
-                if (*reason)
+                /* the rule of AddInterface() */
+                if (config_interface_invalid_reason(w)) {
+                        *reason = "expected interface names other than lo (where intercepted connections are "
+                                  "delivered)";
                         return -EINVAL;
+                }
         }
         free(copy);
         copy = strdup(v);

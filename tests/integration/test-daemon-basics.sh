@@ -21,4 +21,13 @@ rc=0
 [ "$rc" -eq 1 ] || { echo "FAIL: exit code $rc"; exit 1; }
 grep -qF "$T/bad.conf:2: unknown key 'Prots' in [Intercept]" "$T/bad.log" || { echo "FAIL: message"; cat "$T/bad.log"; exit 1; }
 echo "ok   bad config: exit 1 with file:line"
-echo "4 passed, 0 failed"
+
+# lo: the config file has the rule of AddInterface()
+printf '[Intercept]\nPorts=80\nInterfaces=eth0 lo\n' >"$T/lo.conf"
+rc=0
+"$SKFP_BUILD/daemon/skfastpathd" --config="$T/lo.conf" 2>"$T/lo.log" || rc=$?
+[ "$rc" -eq 1 ] || { echo "FAIL: Interfaces=lo: exit code $rc"; cat "$T/lo.log"; exit 1; }
+grep -qF "$T/lo.conf:3: invalid value 'eth0 lo' for Interfaces=: expected interface names other than lo" "$T/lo.log" ||
+        { echo "FAIL: Interfaces=lo: message"; cat "$T/lo.log"; exit 1; }
+echo "ok   Interfaces=lo: exit 1 with file:line"
+echo "5 passed, 0 failed"
