@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -148,21 +149,29 @@ static int link_lost(LinkSet *s, Link *l, const char *why)
 }
 
 /* A link with the name: attach to it. Returns 1 when the name's ifindex or attachment changed. */
-static int link_found(LinkSet *s, Link *l, int ifindex, unsigned short arphrd)
+static int link_found(LinkSet *s, Link *l, const RtnlLink *ev)
 {
-        int old_ifindex = l->ifindex, r = 0;
+        int old_ifindex = l->ifindex, ifindex = ev->ifindex, r = 0;
+        unsigned short arphrd = ev->arphrd;
         bool old_attached = l->attached, recreated = false;
         uint64_t t;
 
         if (l->ifindex == ifindex && l->arphrd == arphrd && (l->attached || !s->ops->attach)) {
                 if (!l->attached || !s->ops->is_live || s->ops->is_live(s->userdata, ifindex))
                         return 0;
-                /* The kernel took our program away with the link that had this ifindex: either it
-                 * is being deleted (its RTM_DELLINK is on the way) or it was deleted and created
-                 * again with the same name and ifindex while we lost the events. Only the attach
-                 * below tells which, so say nothing before it does. */
-                recreated = true;
+                /* The kernel took our program away with the link that had this ifindex. Either the
+                 * link is being deleted: the kernel takes it down (this RTM_NEWLINK), removes our
+                 * program, and its RTM_DELLINK follows, while the dying link may still accept an
+                 * attach. Or it was deleted and created again with the same name and ifindex while
+                 * we lost the events (a resync's dump reports it). A link that is down waits: it is
+                 * attached when it comes up, if it is not removed first. */
                 link_detach(s, l);
+                if (!(ev->flags & IFF_UP)) {
+                        log_debug("%s: ifindex %d is down and lost the egress program (being deleted?), "
+                                  "attaching when it comes up.", l->name, ifindex);
+                        return l->attached != old_attached;
+                }
+                recreated = true;
         }
         if (l->ifindex != 0 && l->ifindex != ifindex)
                 (void) link_lost(s, l, "name moved to another link");
@@ -230,7 +239,7 @@ int link_set_handle(LinkSet *s, const RtnlLink *ev)
                 if (!l)
                         return changed;
                 l->seen = s->generation;
-                return changed + link_found(s, l, ev->ifindex, ev->arphrd);
+                return changed + link_found(s, l, ev);
         default:
                 return 0;
         }

@@ -3,6 +3,7 @@
  * checks what it asked interception to do (attach, detach), what it believes (ifindex,
  * attached) and what it reported as changed. */
 #include <errno.h>
+#include <net/if.h>
 #include <net/if_arp.h>
 
 #include "link.h"
@@ -47,17 +48,30 @@ static bool fake_is_live(void *userdata, int ifindex)
 
 static const LinkOps fake_ops = { .attach = fake_attach, .detach = fake_detach, .is_live = fake_is_live };
 
-static int ev(LinkSet *s, RtnlEventType type, int ifindex, const char *name, unsigned short arphrd)
+static int ev_flags(LinkSet *s, RtnlEventType type, int ifindex, const char *name, unsigned short arphrd,
+                    unsigned flags)
 {
-        RtnlLink l = { .type = type, .ifindex = ifindex, .arphrd = arphrd };
+        RtnlLink l = { .type = type, .ifindex = ifindex, .arphrd = arphrd, .flags = flags };
 
         snprintf(l.name, sizeof(l.name), "%s", name ?: "");
         return link_set_handle(s, &l);
 }
 
+static int ev(LinkSet *s, RtnlEventType type, int ifindex, const char *name, unsigned short arphrd)
+{
+        return ev_flags(s, type, ifindex, name, arphrd, IFF_UP);
+}
+
+/* an RTM_NEWLINK of a link that is up */
 static int newlink(LinkSet *s, int ifindex, const char *name)
 {
         return ev(s, RTNL_LINK_NEW, ifindex, name, ARPHRD_ETHER);
+}
+
+/* ... and of one that is down */
+static int newlink_down(LinkSet *s, int ifindex, const char *name)
+{
+        return ev_flags(s, RTNL_LINK_NEW, ifindex, name, ARPHRD_ETHER, 0);
 }
 
 static int dellink(LinkSet *s, int ifindex, const char *name)
@@ -201,15 +215,43 @@ static void test_dying_link_is_removed_not_reattached(void)
         ASSERT(s);
         ASSERT_EQ(newlink(s, 3, "eth0"), 1);
         l = link_set_find(s, "eth0");
-        /* the RTM_NEWLINK of a link being deleted (it goes down first): the program is gone, and
-         * attaching fails with ENODEV: the link is removed, not "a new link" */
+        /* the RTM_NEWLINK of a link being deleted: the kernel takes it down, removes our program,
+         * and the dying link may still accept an attach. Not attached again, not "a new link": */
+        f.dead[3] = true;
+        ASSERT_EQ(newlink_down(s, 3, "eth0"), 1);
+        ASSERT(l->ifindex == 3 && !l->attached);
+        ASSERT_STREQ(f.calls, "A3 D3");
+        /* its RTM_DELLINK removes it */
+        ASSERT_EQ(dellink(s, 3, "eth0"), 1);
+        ASSERT(l->ifindex == 0 && !l->attached);
+        ASSERT_STREQ(f.calls, "A3 D3");
+
+        /* up, and gone before the attach (ENODEV): removed at once, its RTM_DELLINK changes nothing */
+        ASSERT_EQ(newlink(s, 3, "eth0"), 1);
         f.dead[3] = true;
         f.attach_result[3] = -ENODEV;
         ASSERT_EQ(newlink(s, 3, "eth0"), 1);
         ASSERT(l->ifindex == 0 && !l->attached);
-        ASSERT_STREQ(f.calls, "A3 D3 A3");
-        /* its RTM_DELLINK then changes nothing */
+        ASSERT_STREQ(f.calls, "A3 D3 A3 D3 A3");
         ASSERT_EQ(dellink(s, 3, "eth0"), 0);
+        link_set_free(s);
+}
+
+static void test_recreated_down_waits_until_up(void)
+{
+        Fake f;
+        LinkSet *s = setup(&f);
+        Link *l;
+
+        ASSERT(s);
+        ASSERT_EQ(newlink(s, 3, "eth0"), 1);
+        l = link_set_find(s, "eth0");
+        /* created again, down, with the same ifindex: attached once it comes up */
+        f.dead[3] = true;
+        ASSERT_EQ(newlink_down(s, 3, "eth0"), 1);
+        ASSERT(l->ifindex == 3 && !l->attached);
+        ASSERT_EQ(newlink(s, 3, "eth0"), 1);
+        ASSERT(l->ifindex == 3 && l->attached);
         ASSERT_STREQ(f.calls, "A3 D3 A3");
         link_set_free(s);
 }
@@ -321,6 +363,7 @@ int main(void)
         RUN(test_moved_to_another_namespace);
         RUN(test_recreated_same_ifindex);
         RUN(test_dying_link_is_removed_not_reattached);
+        RUN(test_recreated_down_waits_until_up);
         RUN(test_attach_refused);
         RUN(test_type_change_reattaches);
         RUN(test_dump_after_lost_events);
