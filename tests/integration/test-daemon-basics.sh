@@ -30,4 +30,17 @@ rc=0
 grep -qF "$T/lo.conf:3: invalid value 'eth0 lo' for Interfaces=: expected interface names other than lo" "$T/lo.log" ||
         { echo "FAIL: Interfaces=lo: message"; cat "$T/lo.log"; exit 1; }
 echo "ok   Interfaces=lo: exit 1 with file:line"
-echo "5 passed, 0 failed"
+
+# ListenAddress: with Relay=no the listener is another program's, and it is looked up on both
+# loopback addresses at ListenPort
+skfp_config <<CONF
+[Listener]
+Relay=no
+ListenPort=15009
+CONF
+skfp_daemon_start
+a=$(skfp_busctl get-property org.skfastpath1 /org/skfastpath1 org.skfastpath1.Manager ListenAddress)
+[ "$a" = 's "127.0.0.1:15009 [::1]:15009"' ] || { echo "FAIL: Relay=no: ListenAddress is $a"; exit 1; }
+echo "ok   Relay=no: ListenAddress $a"
+skfp_daemon_stop
+echo "6 passed, 0 failed"
