@@ -3,7 +3,8 @@
  *
  * Every changing method runs the same steps, and a refusal at any step changes nothing:
  * validate the arguments -> polkit (org.skfastpath1.manage) -> manager_*() (which changes the
- * datapath) -> persist the state file -> PropertiesChanged -> reply. */
+ * datapath) -> persist the state file -> PropertiesChanged (with RuntimeChanges) -> reply.
+ * Revert() removes the state file instead of writing it. */
 #include "bus-error.h"
 #include "bus-manager.h"
 #include "polkit.h"
@@ -22,9 +23,24 @@ int bus_manager_emit_changed(Manager *m, const char *property)
         return 0;
 }
 
-static int check_interface_name(const char *name, sd_bus_error *error)
+/* A runtime change: the property and RuntimeChanges, in one signal. */
+static int bus_manager_emit_runtime_changed(Manager *m, const char *property)
 {
-        const char *reason = ifname_invalid_reason(name);
+        int r;
+
+        if (!m->bus)
+                return 0;
+        r = sd_bus_emit_properties_changed(m->bus, BUS_MANAGER_PATH, BUS_MANAGER_INTERFACE, property,
+                "RuntimeChanges", NULL);
+        if (r < 0)
+                return log_warning_errno(r, "Failed to emit PropertiesChanged for %s, ignoring: %m", property);
+        return 0;
+}
+
+/* add: the rule of the config file (config_interface_invalid_reason()), which refuses lo too */
+static int check_interface_name(const char *name, bool add, sd_bus_error *error)
+{
+        const char *reason = add ? config_interface_invalid_reason(name) : ifname_invalid_reason(name);
         _cleanup_free_ char *e = NULL;
 
         if (!reason)
@@ -125,7 +141,7 @@ static int change_commit(Manager *m, sd_bus_message *message, const Change *c, i
                                 c->what, m->state_directory, strerror(-r));
                 }
                 log_info("Done: %s.", c->what);
-                (void) bus_manager_emit_changed(m, c->property);
+                (void) bus_manager_emit_runtime_changed(m, c->property);
         }
         return sd_bus_reply_method_return(message, NULL);
 }
@@ -140,12 +156,9 @@ static int method_interface(sd_bus_message *message, Manager *m, bool add, sd_bu
         r = sd_bus_message_read(message, "s", &name);
         if (r < 0)
                 return r;
-        r = check_interface_name(name, error);
+        r = check_interface_name(name, add, error);
         if (r < 0)
                 return r;
-        if (add && streq(name, "lo"))
-                return sd_bus_error_set(error, SKFP_ERROR_INVALID_INTERFACE_NAME,
-                        "Interface 'lo' cannot be managed: it is where intercepted connections are delivered.");
         r = polkit_verify(m, message, POLKIT_ACTION_MANAGE, error);
         if (r <= 0)
                 return r < 0 ? r : 1; /* 0: polkit answers later, and this runs again */
@@ -221,10 +234,49 @@ static int method_set_fastpath(sd_bus_message *message, void *userdata, sd_bus_e
                 manager_set_fastpath(m, enabled), error);
 }
 
+static int method_revert(sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+        Manager *m = userdata;
+        const char *changed[5];
+        unsigned mask = 0;
+        size_t n = 0;
+        int r;
+
+        r = polkit_verify(m, message, POLKIT_ACTION_MANAGE, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+
+        r = manager_revert(m, &mask);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to revert to the config file: %m");
+                return sd_bus_error_setf(error, SKFP_ERROR_FAILED,
+                        "Failed to revert to the config file: %s; nothing was changed.", strerror(-r));
+        }
+        if (r == 0)
+                return sd_bus_reply_method_return(message, NULL);
+
+        log_info("Done: revert to the config file (the runtime changes are dropped, the state file is removed).");
+        if (mask & MANAGER_CHANGED_INTERFACES)
+                changed[n++] = "Interfaces";
+        if (mask & MANAGER_CHANGED_PORTS)
+                changed[n++] = "Ports";
+        if (mask & MANAGER_CHANGED_FASTPATH)
+                changed[n++] = "Fastpath";
+        changed[n++] = "RuntimeChanges";
+        changed[n] = NULL;
+        if (m->bus) {
+                r = sd_bus_emit_properties_changed_strv(m->bus, BUS_MANAGER_PATH, BUS_MANAGER_INTERFACE,
+                        (char **) changed);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to emit PropertiesChanged, ignoring: %m");
+        }
+        return sd_bus_reply_method_return(message, NULL);
+}
+
 static int method_get_statistics(sd_bus_message *message, void *userdata, sd_bus_error *error)
 {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        ManagerStatistic table[MANAGER_STATISTICS_MAX];
+        ManagerStatistic table[MANAGER_N_STATISTICS];
         Manager *m = userdata;
         int n, r;
 
@@ -263,9 +315,7 @@ static int property_get_interfaces(sd_bus *bus, const char *path, const char *in
                 bool attached;
                 int ifindex;
 
-                r = manager_interface_status(m, name, &ifindex, &attached);
-                if (r < 0)
-                        return r;
+                manager_interface_status(m, name, &ifindex, &attached);
                 r = sd_bus_message_append(reply, "(sib)", name, ifindex, attached);
                 if (r < 0)
                         return r;
@@ -301,14 +351,31 @@ static int property_get_fastpath(sd_bus *bus, const char *path, const char *inte
 static int property_get_listen_address(sd_bus *bus, const char *path, const char *interface,
                 const char *property, sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
-        _cleanup_free_ char *a = NULL;
         Manager *m = userdata;
+
+        return sd_bus_message_append(reply, "s", m->listen_address ?: "");
+}
+
+static int property_get_runtime_changes(sd_bus *bus, const char *path, const char *interface,
+                const char *property, sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        _cleanup_free_ StateChange *changes = NULL;
+        Manager *m = userdata;
+        size_t n;
         int r;
 
-        r = manager_listen_address(m, &a);
+        r = state_diff(&m->config_file, &m->config, &changes, &n);
         if (r < 0)
                 return r;
-        return sd_bus_message_append(reply, "s", a);
+        r = sd_bus_message_open_container(reply, 'a', "(sss)");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                r = sd_bus_message_append(reply, "(sss)", changes[i].setting, changes[i].value, changes[i].change);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
 }
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface,
@@ -326,6 +393,8 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("Fastpath", "b", property_get_fastpath, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("ListenAddress", "s", property_get_listen_address, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("RuntimeChanges", "a(sss)", property_get_runtime_changes, 0,
+                SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
 
         SD_BUS_METHOD_WITH_ARGS("AddInterface", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT,
                 method_add_interface, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -337,6 +406,8 @@ static const sd_bus_vtable manager_vtable[] = {
                 method_remove_port, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("SetFastpath", SD_BUS_ARGS("b", enabled), SD_BUS_NO_RESULT,
                 method_set_fastpath, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Revert", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
+                method_revert, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetStatistics", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{st}", statistics),
                 method_get_statistics, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END

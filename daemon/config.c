@@ -36,6 +36,17 @@ void config_done(Config *c)
         config_init(c);
 }
 
+const char *config_interface_invalid_reason(const char *name)
+{
+        const char *reason = ifname_invalid_reason(name);
+
+        if (reason)
+                return reason;
+        if (streq(name, "lo"))
+                return "is lo, where intercepted connections are delivered";
+        return NULL;
+}
+
 bool config_has_interface(const Config *c, const char *name)
 {
         for (size_t i = 0; i < c->n_interfaces; i++)
@@ -48,7 +59,7 @@ int config_add_interface(Config *c, const char *name)
 {
         char **a, *s;
 
-        if (!ifname_valid(name))
+        if (config_interface_invalid_reason(name))
                 return -EINVAL;
         if (config_has_interface(c, name))
                 return 0;
@@ -285,6 +296,13 @@ static int parse_interfaces_field(Config *c, const char *v, void *field, const c
         STRV_FOREACH(w, words)
                 if (!ifname_valid(*w)) {
                         *reason = "expected interface names (1-15 printable bytes, no '/', ':' or spaces)";
+                        return -EINVAL;
+                }
+        /* the rule of AddInterface() */
+        STRV_FOREACH(w, words)
+                if (config_interface_invalid_reason(*w)) {
+                        *reason = "expected interface names other than lo (where intercepted connections are "
+                                  "delivered)";
                         return -EINVAL;
                 }
         STRV_FOREACH(w, words) {

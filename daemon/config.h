@@ -56,6 +56,11 @@ void config_done(Config *c);
 int config_load(Config *c, const char *path, bool missing_ok);
 int config_parse(Config *c, FILE *f, const char *name);
 
+/* Why name cannot be a managed interface, NULL when it can: not a valid interface name, or lo
+ * (where intercepted connections are delivered). One rule for the config file, the state file
+ * and D-Bus. */
+const char *config_interface_invalid_reason(const char *name);
+
 /* Helpers shared with the state file and the bus. */
 int config_add_interface(Config *c, const char *name);
 int config_remove_interface(Config *c, const char *name);

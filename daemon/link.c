@@ -1,9 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
-#include "intercept.h"
 #include "link.h"
 #include "util.h"
+
+struct LinkSet {
+        const LinkOps *ops;
+        void *userdata;
+        Link *links;
+        unsigned generation;   /* bumped at each rtnetlink dump */
+};
 
 static uint64_t now_usec(void)
 {
@@ -13,32 +23,22 @@ static uint64_t now_usec(void)
         return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
-int link_new(Manager *m, const char *name, Link **ret)
+int link_set_new(LinkSet **ret, const LinkOps *ops, void *userdata)
 {
-        Link *l, **tail;
+        LinkSet *s = calloc(1, sizeof(LinkSet));
 
-        l = calloc(1, sizeof(Link));
-        if (!l)
+        if (!s)
                 return -ENOMEM;
-        l->name = strdup(name);
-        if (!l->name) {
-                free(l);
-                return -ENOMEM;
-        }
-        l->manager = m;
-        /* keep the order of addition: the Interfaces property lists them so */
-        for (tail = &m->links; *tail; tail = &(*tail)->next)
-                ;
-        *tail = l;
-        if (ret)
-                *ret = l;
+        s->ops = ops;
+        s->userdata = userdata;
+        *ret = s;
         return 0;
 }
 
-static void link_detach(Link *l)
+static void link_detach(LinkSet *s, Link *l)
 {
-        if (l->attached && l->manager->intercept) {
-                int r = intercept_detach(l->manager->intercept, l->ifindex);
+        if (l->attached && s->ops->detach) {
+                int r = s->ops->detach(s->userdata, l->ifindex);
 
                 if (r < 0)
                         log_warning_errno(r, "%s: failed to detach from ifindex %d, ignoring: %m", l->name,
@@ -47,53 +47,151 @@ static void link_detach(Link *l)
         l->attached = false;
 }
 
-/* The link is gone or no longer carries the name. */
-static void link_lost(Link *l, const char *why)
+static void link_unref(Link *l)
+{
+        free(l->name);
+        free(l);
+}
+
+LinkSet *link_set_free(LinkSet *s)
+{
+        if (!s)
+                return NULL;
+        while (s->links) {
+                Link *l = s->links;
+
+                s->links = l->next;
+                link_detach(s, l);
+                link_unref(l);
+        }
+        free(s);
+        return NULL;
+}
+
+int link_set_add(LinkSet *s, const char *name, Link **ret)
+{
+        Link *l, **tail;
+
+        if (link_set_find(s, name))
+                return -EEXIST;
+        l = calloc(1, sizeof(Link));
+        if (!l)
+                return -ENOMEM;
+        l->name = strdup(name);
+        if (!l->name) {
+                free(l);
+                return -ENOMEM;
+        }
+        for (tail = &s->links; *tail; tail = &(*tail)->next)
+                ;
+        *tail = l;
+        if (ret)
+                *ret = l;
+        return 0;
+}
+
+int link_set_remove(LinkSet *s, const char *name)
+{
+        for (Link **p = &s->links; *p; p = &(*p)->next)
+                if (streq((*p)->name, name)) {
+                        Link *l = *p;
+
+                        *p = l->next;
+                        link_detach(s, l);
+                        link_unref(l);
+                        return 0;
+                }
+        return -ENOENT;
+}
+
+Link *link_set_find(const LinkSet *s, const char *name)
+{
+        for (Link *l = s->links; l; l = l->next)
+                if (streq(l->name, name))
+                        return l;
+        return NULL;
+}
+
+Link *link_set_find_by_ifindex(const LinkSet *s, int ifindex)
+{
+        for (Link *l = s->links; l; l = l->next)
+                if (l->ifindex == ifindex)
+                        return l;
+        return NULL;
+}
+
+Link *link_set_first(const LinkSet *s)
+{
+        return s->links;
+}
+
+size_t link_set_size(const LinkSet *s)
+{
+        size_t n = 0;
+
+        for (Link *l = s->links; l; l = l->next)
+                n++;
+        return n;
+}
+
+/* The link is gone or no longer carries the name. Returns 1 when the name had a link. */
+static int link_lost(LinkSet *s, Link *l, const char *why)
 {
         if (l->ifindex == 0)
-                return;
+                return 0;
         log_info("%s: %s (ifindex %d)%s.", l->name, why, l->ifindex,
                  l->attached ? ", interception detached" : "");
-        link_detach(l);
+        link_detach(s, l);
         l->ifindex = 0;
         l->arphrd = 0;
         l->attach_error = 0;
-        manager_emit_interfaces_changed(l->manager);
+        return 1;
 }
 
-static void link_found(Link *l, int ifindex, unsigned short arphrd)
+/* A link with the name: attach to it. Returns 1 when the name's ifindex or attachment changed. */
+static int link_found(LinkSet *s, Link *l, const RtnlLink *ev)
 {
-        Manager *m = l->manager;
+        int old_ifindex = l->ifindex, ifindex = ev->ifindex, r = 0;
+        unsigned short arphrd = ev->arphrd;
+        bool old_attached = l->attached, recreated = false;
         uint64_t t;
-        int r = 0;
 
-        if (l->ifindex == ifindex && l->arphrd == arphrd && (l->attached || !m->intercept)) {
-                if (!l->attached || intercept_is_live(m->intercept, ifindex))
-                        return;
-                /* Deleted and created again with the same name and ifindex while we lost the events:
-                 * the kernel took our program away with the old link. */
-                log_info("%s: ifindex %d is a new link, attaching again.", l->name, ifindex);
-                link_detach(l);
+        if (l->ifindex == ifindex && l->arphrd == arphrd && (l->attached || !s->ops->attach)) {
+                if (!l->attached || !s->ops->is_live || s->ops->is_live(s->userdata, ifindex))
+                        return 0;
+                /* The kernel took our program away with the link that had this ifindex. Either the
+                 * link is being deleted: the kernel takes it down (this RTM_NEWLINK), removes our
+                 * program, and its RTM_DELLINK follows, while the dying link may still accept an
+                 * attach. Or it was deleted and created again with the same name and ifindex while
+                 * we lost the events (a resync's dump reports it). A link that is down waits: it is
+                 * attached when it comes up, if it is not removed first. */
+                link_detach(s, l);
+                if (!(ev->flags & IFF_UP)) {
+                        log_debug("%s: ifindex %d is down and lost the egress program (being deleted?), "
+                                  "attaching when it comes up.", l->name, ifindex);
+                        return l->attached != old_attached;
+                }
+                recreated = true;
         }
         if (l->ifindex != 0 && l->ifindex != ifindex)
-                link_lost(l, "name moved to another link");
+                (void) link_lost(s, l, "name moved to another link");
         if (l->ifindex == ifindex && l->arphrd != arphrd)
-                link_detach(l);   /* the link type decides the program variant */
+                link_detach(s, l);   /* the link type decides the program variant */
 
         t = now_usec();
-        if (m->intercept)
-                r = intercept_attach(m->intercept, ifindex, arphrd);
+        if (s->ops->attach)
+                r = s->ops->attach(s->userdata, ifindex, arphrd);
         if (r == -ENODEV) {
-                /* removed again before we got to it: its RTM_DELLINK is on the way */
+                /* removed before we got to it: its RTM_DELLINK is on the way */
                 log_debug("%s: ifindex %d is gone already.", l->name, ifindex);
                 if (l->ifindex == ifindex)
-                        link_lost(l, "link removed");
-                return;
+                        (void) link_lost(s, l, "link removed");
+                return l->ifindex != old_ifindex || l->attached != old_attached;
         }
         if (r < 0 && l->ifindex == ifindex && l->arphrd == arphrd && r == l->attach_error) {
                 /* nothing changed since the last try (another RTM_NEWLINK of the same link) */
                 log_debug("%s: still cannot attach to ifindex %d: %s", l->name, ifindex, strerror(-r));
-                return;
+                return l->ifindex != old_ifindex || l->attached != old_attached;
         }
         l->ifindex = ifindex;
         l->arphrd = arphrd;
@@ -101,92 +199,48 @@ static void link_found(Link *l, int ifindex, unsigned short arphrd)
         if (r < 0)
                 log_warning_errno(r, "%s: link ifindex %d (type %u) present, failed to attach: %m", l->name,
                                   ifindex, arphrd);
-        else if (m->intercept) {
+        else if (s->ops->attach) {
                 l->attached = true;
                 l->attached_usec = now_usec();
                 /* the kernel's tcx attach waits for an RCU grace period: most of the latency */
-                log_info("%s: link ifindex %d (type %u) attached (in %.1f ms).", l->name, ifindex, arphrd,
+                log_info("%s: link ifindex %d (type %u)%s attached (in %.1f ms).", l->name, ifindex, arphrd,
+                         recreated ? " is a new link with the same ifindex," : "",
                          (double) (l->attached_usec - t) / 1000.0);
         } else
                 log_info("%s: link ifindex %d (type %u) present.", l->name, ifindex, arphrd);
-        manager_emit_interfaces_changed(m);
+        return l->ifindex != old_ifindex || l->attached != old_attached;
 }
 
-Link *link_free(Link *l)
+int link_set_handle(LinkSet *s, const RtnlLink *ev)
 {
-        Link **p;
-
-        if (!l)
-                return NULL;
-        link_detach(l);
-        for (p = &l->manager->links; *p; p = &(*p)->next)
-                if (*p == l) {
-                        *p = l->next;
-                        break;
-                }
-        free(l->name);
-        free(l);
-        return NULL;
-}
-
-Link *manager_find_link(Manager *m, const char *name)
-{
-        for (Link *l = m->links; l; l = l->next)
-                if (streq(l->name, name))
-                        return l;
-        return NULL;
-}
-
-Link *manager_find_link_by_ifindex(Manager *m, int ifindex)
-{
-        for (Link *l = m->links; l; l = l->next)
-                if (l->ifindex == ifindex)
-                        return l;
-        return NULL;
-}
-
-size_t manager_n_links(Manager *m)
-{
-        size_t n = 0;
-
-        for (Link *l = m->links; l; l = l->next)
-                n++;
-        return n;
-}
-
-void manager_on_rtnl_link(void *userdata, const RtnlLink *ev)
-{
-        Manager *m = userdata;
+        int changed = 0;
         Link *l;
 
         switch (ev->type) {
         case RTNL_DUMP_START:
-                m->link_generation++;
-                return;
+                s->generation++;
+                return 0;
         case RTNL_DUMP_DONE:
                 /* anything we believed present that the dump did not report is gone */
-                for (l = m->links; l; l = l->next)
-                        if (l->ifindex != 0 && l->seen != m->link_generation)
-                                link_lost(l, "vanished while events were lost");
-                return;
+                for (l = s->links; l; l = l->next)
+                        if (l->ifindex != 0 && l->seen != s->generation)
+                                changed += link_lost(s, l, "vanished while events were lost");
+                return changed;
         case RTNL_LINK_DEL:
-                l = manager_find_link_by_ifindex(m, ev->ifindex);
-                if (l) {
-                        /* the kernel removed the tcx link with the device; drop our fd */
-                        link_lost(l, "link removed");
-                }
-                return;
+                /* deleted, or moved to another network namespace: the kernel removed the tcx link
+                 * with the device, we drop our fd */
+                l = link_set_find_by_ifindex(s, ev->ifindex);
+                return l ? link_lost(s, l, "link removed") : 0;
         case RTNL_LINK_NEW:
-                l = manager_find_link_by_ifindex(m, ev->ifindex);
+                l = link_set_find_by_ifindex(s, ev->ifindex);
                 if (l && !streq(l->name, ev->name))
-                        link_lost(l, "renamed away");
-                l = manager_find_link(m, ev->name);
+                        changed += link_lost(s, l, "renamed away");
+                l = link_set_find(s, ev->name);
                 if (!l)
-                        return;
-                l->seen = m->link_generation;
-                link_found(l, ev->ifindex, ev->arphrd);
-                return;
+                        return changed;
+                l->seen = s->generation;
+                return changed + link_found(s, l, ev);
         default:
-                return;
+                return 0;
         }
 }

@@ -494,3 +494,23 @@ void relay_get_statistics(Relay *r, RelayStatistics *ret)
 {
         *ret = r->core.stats;
 }
+
+int relay_get_listen_address(Relay *r, char **ret)
+{
+        _cleanup_free_ char *s = NULL;
+        size_t n = 0;
+
+        for (size_t i = 0; i < r->n_listeners; i++) {
+                char a[INET6_ADDRSTRLEN + 16];
+                char *t;
+
+                sockaddr_to_string(&r->listeners[i].addr, a, sizeof(a));
+                t = realloc(s, n + strlen(a) + 2);
+                if (!t)
+                        return -ENOMEM;
+                s = t;
+                n += (size_t) sprintf(s + n, "%s%s", n > 0 ? " " : "", a);
+        }
+        *ret = s ? TAKE_PTR(s) : strdup("");
+        return *ret ? 0 : -ENOMEM;
+}

@@ -56,3 +56,5 @@ unsigned relay_handover_size(Relay *r);
 int relay_handover(Relay *r, HandoverStore *store);
 
 void relay_get_statistics(Relay *r, RelayStatistics *ret);
+/* The addresses of the listeners, e.g. "127.0.0.1:15001 [::1]:15001". */
+int relay_get_listen_address(Relay *r, char **ret);

@@ -35,7 +35,7 @@ static int parse_interfaces(Config *c, char *value, const char *name, unsigned l
         if (strv_split_words(value, &words) < 0)
                 return log_oom();
         STRV_FOREACH(word, words) {
-                const char *w = *word, *reason = ifname_invalid_reason(w);
+                const char *w = *word, *reason = config_interface_invalid_reason(w);
                 int r;
 
                 if (reason) {
@@ -86,6 +86,125 @@ static void state_move(Config *dst, Config *src)
         dst->n_ports = src->n_ports;
         dst->fastpath = src->fastpath;
         src->n_interfaces = src->n_ports = 0;
+}
+
+int state_copy(Config *dst, const Config *src)
+{
+        Config c;
+        int r;
+
+        config_init(&c);
+        for (size_t i = 0; i < src->n_interfaces; i++) {
+                r = config_add_interface(&c, src->interfaces[i]);
+                if (r < 0)
+                        goto finish;
+        }
+        for (size_t i = 0; i < src->n_ports; i++) {
+                r = config_add_port(&c, src->ports[i].port, src->ports[i].mode);
+                if (r < 0)
+                        goto finish;
+        }
+        c.fastpath = src->fastpath;
+        state_move(dst, &c);
+        r = 0;
+finish:
+        config_done(&c);
+        return r;
+}
+
+static const char *port_setting(PortMode mode)
+{
+        return mode == PORT_MODE_INTERCEPT_ONLY ? key_names[KEY_INTERCEPT_ONLY_PORTS] : key_names[KEY_PORTS];
+}
+
+static int diff_add(StateChange **changes, size_t *n, const char *setting, const char *value, const char *change)
+{
+        StateChange *a = reallocarray(*changes, *n + 1, sizeof(StateChange));
+
+        if (!a)
+                return -ENOMEM;
+        *changes = a;
+        a[*n] = (StateChange) { .setting = setting, .change = change };
+        snprintf(a[*n].value, sizeof(a[*n].value), "%s", value);
+        (*n)++;
+        return 0;
+}
+
+int state_diff(const Config *file, const Config *now, StateChange **ret, size_t *ret_n)
+{
+        _cleanup_free_ StateChange *changes = NULL;
+        size_t n = 0;
+        int r;
+
+        for (size_t i = 0; i < now->n_interfaces; i++)
+                if (!config_has_interface(file, now->interfaces[i])) {
+                        r = diff_add(&changes, &n, key_names[KEY_INTERFACES], now->interfaces[i], "added");
+                        if (r < 0)
+                                return r;
+                }
+        for (size_t i = 0; i < file->n_interfaces; i++)
+                if (!config_has_interface(now, file->interfaces[i])) {
+                        r = diff_add(&changes, &n, key_names[KEY_INTERFACES], file->interfaces[i], "removed");
+                        if (r < 0)
+                                return r;
+                }
+        /* a port whose mode changed left one list for the other */
+        for (PortMode mode = PORT_MODE_FASTPATH; mode <= PORT_MODE_INTERCEPT_ONLY; mode++) {
+                for (size_t i = 0; i < now->n_ports; i++) {
+                        const ConfigPort *p = &now->ports[i], *f = config_find_port(file, p->port);
+                        char v[8];
+
+                        if (p->mode != mode || (f && f->mode == mode))
+                                continue;
+                        snprintf(v, sizeof(v), "%u", p->port);
+                        r = diff_add(&changes, &n, port_setting(mode), v, "added");
+                        if (r < 0)
+                                return r;
+                }
+                for (size_t i = 0; i < file->n_ports; i++) {
+                        const ConfigPort *f = &file->ports[i], *p = config_find_port(now, f->port);
+                        char v[8];
+
+                        if (f->mode != mode || (p && p->mode == mode))
+                                continue;
+                        snprintf(v, sizeof(v), "%u", f->port);
+                        r = diff_add(&changes, &n, port_setting(mode), v, "removed");
+                        if (r < 0)
+                                return r;
+                }
+        }
+        if (file->fastpath != now->fastpath) {
+                r = diff_add(&changes, &n, key_names[KEY_FASTPATH], now->fastpath ? "on" : "off", "set");
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(changes);
+        *ret_n = n;
+        return 0;
+}
+
+/* "State file PATH overrides the config file's Ports=: 8080 added, 443 removed (...)", one line
+ * for each setting it changes. */
+static void log_overrides(const char *path, const Config *file, const Config *state)
+{
+        _cleanup_free_ StateChange *changes = NULL;
+        size_t n;
+
+        if (state_diff(file, state, &changes, &n) < 0) {
+                log_oom();
+                return;
+        }
+        for (size_t i = 0; i < n;) {
+                char line[512];
+                size_t j = i, k = 0;
+
+                for (; j < n && streq(changes[j].setting, changes[i].setting) && k < sizeof(line); j++)
+                        k += (size_t) snprintf(line + k, sizeof(line) - k, "%s%s %s", j > i ? ", " : "",
+                                               changes[j].value, changes[j].change);
+                log_notice("State file %s overrides the config file's %s=: %s (skfastpathctl revert drops "
+                           "the runtime changes).", path, changes[i].setting, line);
+                i = j;
+        }
 }
 
 int state_parse(FILE *f, const char *name, Config *ret)
@@ -305,6 +424,7 @@ int state_load(const char *dir, Config *c)
                 return r < 0 ? r : 0;
         }
 
+        log_overrides(path, c, &s);
         state_move(c, &s);
         config_done(&s);
         log_info("Restored state from %s: %zu interfaces, %zu ports, fastpath %s.", path, c->n_interfaces,
@@ -358,4 +478,15 @@ int state_save(const char *dir, const Config *c)
 fail:
         (void) unlink(tmp);
         return log_error_errno(r, "Failed to write the state file %s: %m", path);
+}
+
+int state_remove(const char *dir)
+{
+        _cleanup_free_ char *path = NULL;
+
+        if (path_join(dir, STATE_FILE_NAME, &path) < 0)
+                return -ENOMEM;
+        if (unlink(path) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        return 1;
 }

@@ -14,12 +14,29 @@
  * Every key must appear exactly once, Version= first; anything else is corrupt. */
 #pragma once
 
+#include <net/if.h>
 #include <stdio.h>
 
 #include "config.h"
 
 #define STATE_FILE_NAME "state"
 #define STATE_VERSION 1
+
+/* Copies what the state holds (interfaces, ports with their modes, the switch) from src into
+ * dst, replacing dst's; dst keeps everything else. */
+int state_copy(Config *dst, const Config *src);
+
+/* One difference the runtime changes make to the config file (the RuntimeChanges property):
+ * setting "Interfaces", "Ports", "InterceptOnlyPorts" or "Fastpath"; value an interface name, a
+ * port, or "on"/"off"; change "added", "removed" (from that setting's list) or "set". A port
+ * moved from Ports= to InterceptOnlyPorts= is removed from one and added to the other. */
+typedef struct StateChange {
+        const char *setting;
+        char value[IF_NAMESIZE];
+        const char *change;
+} StateChange;
+/* What now differs from file, in the order: interfaces, ports, intercept-only ports, switch. */
+int state_diff(const Config *file, const Config *now, StateChange **ret, size_t *ret_n);
 
 /* Parses a state file into ret's interfaces, ports and fastpath (ret is a config_init()ed Config;
  * nothing else is touched). Errors are logged as "NAME:LINE: what" and returned as -EBADMSG
@@ -36,6 +53,9 @@ int state_directory_resolve(const Config *c, char **ret);
  * unusable file (over MaxPorts=/MaxInterfaces=) was logged and renamed aside to
  * state.corrupt-<UTC time>; c is then unchanged. Other failures (unreadable) are -errno. */
 int state_load(const char *dir, Config *c);
+
+/* Removes DIR/state: 1 removed, 0 there was none, -errno. */
+int state_remove(const char *dir);
 
 /* Writes c's state to DIR/state atomically: temp file, fsync, rename, fsync of the directory.
  * Creates DIR when missing. On failure the old file is intact. */

@@ -95,7 +95,7 @@ static uint64_t now_ns(void)
 }
 
 /* ---- I/O on blocking sockets, bounded: SO_RCVTIMEO/SO_SNDTIMEO and a deadline. A read on a
- * fastpath socket may return EAGAIN without data (DESIGN.md): retry until the deadline. ---- */
+ * fastpath socket may return EAGAIN without data (skfastpathd(8), HAZARDS): retry until the deadline. ---- */
 
 static double io_deadline;
 

@@ -141,11 +141,11 @@ for round in $(seq "$ROUNDS"); do
                         run_one "$mode" "$(port_of "$mode")" "${t%%:*}" "${t#*:}" "$round"
                 done
                 if [ "$mode" != direct ]; then
-                        kill -USR1 "$SKFP_DAEMON_PID"
-                        sleep 0.1
+                        skfp_busctl call org.skfastpath1 /org/skfastpath1 org.skfastpath1.Manager GetStatistics |
+                                tr -d '"' | awk '{ for (i = 3; i < NF; i += 2) print $i, $(i + 1) }' >"$T/stats"
                         skfp_daemon_stop
                         # each test was one connection: all of them must have gone through the relay
-                        n=$(grep -o 'Relay statistics: connections_total=[0-9]*' "$T/daemon.log" | tail -1 | cut -d= -f2)
+                        n=$(awk '$1 == "relayed-connections" { print $2 }' "$T/stats")
                         if [ "${n:-0}" -ne "$(wc -w <<<"$TESTS")" ]; then
                                 echo "bench/intercept: mode $mode relayed ${n:-0} connections, not $(wc -w <<<"$TESTS")" >&2
                                 exit 1
@@ -154,7 +154,8 @@ for round in $(seq "$ROUNDS"); do
                 case $mode in tproxy-*) tproxy_teardown ;; esac
         done
 done
-grep -o 'Relay statistics.*' "$T/daemon.log" | tail -1 || true
+grep '^relay' "$T/stats" 2>/dev/null | tr '\n' ' ' || true
+echo
 
 /usr/bin/python3 - "$OUT" <<'PY'
 import statistics, sys

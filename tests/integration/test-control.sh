@@ -57,6 +57,7 @@ check() { # check DESCRIPTION COMMAND...
 }
 
 quiet() { "$@" >/dev/null 2>&1; }
+quiet_absent() { ! grep -q "$1" "$2"; }
 
 as() { # as USER|root COMMAND...
         local u=$1; shift
@@ -75,7 +76,7 @@ dcall() {
 }
 
 props() {
-        busctl --system get-property $DEST $OBJ $IFACE Interfaces Ports Fastpath ListenAddress Version
+        busctl --system get-property $DEST $OBJ $IFACE Interfaces Ports Fastpath ListenAddress Version RuntimeChanges
 }
 
 # Everything a refused call must leave alone: properties, the state file, and the BPF maps
@@ -99,7 +100,7 @@ prop() { busctl --system get-property $DEST $OBJ $IFACE "$1"; }
 
 # --- properties as configured ---------------------------------------------------------------
 check "Version is the project version" [ "$(prop Version)" = "s \"$(sed -n "s/^ *version : '\(.*\)',/\1/p" "$SKFP_TOP/meson.build")\"" ]
-check "ListenAddress is the listener" [ "$(prop ListenAddress)" = 's "127.0.0.1:15001"' ]
+check "ListenAddress is where the relay listens, both families" [ "$(prop ListenAddress)" = 's "127.0.0.1:15001 [::1]:15001"' ]
 check "Fastpath starts on" [ "$(prop Fastpath)" = "b true" ]
 check "Ports come from the config file" [ "$(prop Ports)" = "aq 1 8080" ]
 check "Interfaces start empty" [ "$(prop Interfaces)" = "a(sib) 0" ]
@@ -148,12 +149,16 @@ check "GetStatistics counts managed ports and interfaces" \
 sleep 0.2
 kill "$MONITOR_PID" 2>/dev/null || true
 wait "$MONITOR_PID" 2>/dev/null || true
-n_ports=$(grep -c 'string "Ports"' "$T/monitor.txt" || true)
-n_ifaces=$(grep -c 'string "Interfaces"' "$T/monitor.txt" || true)
-n_fast=$(grep -c 'string "Fastpath"' "$T/monitor.txt" || true)
+# the names of the changed properties (RuntimeChanges' values name them too)
+changed_names() { awk '/dict entry\(/ { getline; print }' "$T/monitor.txt"; }
+n_ports=$(changed_names | grep -c 'string "Ports"' || true)
+n_ifaces=$(changed_names | grep -c 'string "Interfaces"' || true)
+n_fast=$(changed_names | grep -c 'string "Fastpath"' || true)
+n_runtime=$(changed_names | grep -c 'string "RuntimeChanges"' || true)
 check "PropertiesChanged once per real change (Ports $n_ports/2, Interfaces $n_ifaces/3, Fastpath $n_fast/2)" \
         [ "$n_ports" = 2 -a "$n_ifaces" = 3 -a "$n_fast" = 2 ]
 check "PropertiesChanged carries the new value" grep -q 'boolean false' "$T/monitor.txt"
+check "RuntimeChanges changed with each of them ($n_runtime/7)" [ "$n_runtime" = 7 ]
 
 # --- skfastpathctl: every command ---------------------------------------------------------------
 check "skfastpathctl --version" grep -qx "skfastpathctl $(prop Version | sed 's/s "\(.*\)"/\1/')" <("$CTL" --version)
@@ -179,7 +184,7 @@ import json, sys
 s = json.loads(sys.argv[1])
 assert s["ports"] == [443, 8080], s
 assert s["interfaces"] == [{"name": "skc0", "ifindex": int(sys.argv[2]), "attached": True}], s
-assert s["fastpath"] is True and s["listen_address"] == "127.0.0.1:15001", s
+assert s["fastpath"] is True and s["listen_address"] == "127.0.0.1:15001 [::1]:15001", s
 ' "$json" "$IDX"
 check "skfastpathctl stats" grep -q '^managed-ports  *2$' <("$CTL" stats)
 check "skfastpathctl stats --json" /usr/bin/python3 -c '
@@ -259,7 +264,7 @@ pk_refused() { # pk_refused USER ERROR EXIT DESCRIPTION
         local u=$1 err=$2 code=$3 what=$4 before got bad="" rc
         before=$(snapshot)
         for call in "AddPort uint16:81" "RemovePort uint16:8080" "AddInterface string:skfp-x" \
-                "RemoveInterface string:skc0" "SetFastpath boolean:false"; do
+                "RemoveInterface string:skc0" "SetFastpath boolean:false" "Revert"; do
                 # shellcheck disable=SC2086
                 got=$(dcall "$u" $call)
                 [ "$got" = "$err" ] || bad="$bad [$call: $got]"
@@ -327,6 +332,46 @@ skfp_daemon_stop
 skfp_daemon_start
 check "state survives a restart" [ "$before" = "$(props)" ]
 check "the restart says it restored the state" grep -q "Restored state from $T/state/state" "$T/daemon.log"
+
+# --- what the state file overrides, and Revert ---------------------------------------------------
+# the config file says Ports=8080, no interfaces, the fastpath on; the runtime changes differ
+$B AddPort q 9443
+skfp_daemon_stop
+skfp_daemon_start
+check "the start says what the state file overrides in Ports=" \
+        grep -qF "State file $T/state/state overrides the config file's Ports=: 443 added, 9443 added (skfastpathctl revert drops the runtime changes)." "$T/daemon.log"
+check "... in Interfaces=" grep -qF "overrides the config file's Interfaces=: skc0 added, skfp-z added (" "$T/daemon.log"
+check "... and Fastpath=" grep -qF "overrides the config file's Fastpath=: off set (" "$T/daemon.log"
+check "RuntimeChanges lists them" [ "$(prop RuntimeChanges)" = 'a(sss) 5 "Interfaces" "skc0" "added" "Interfaces" "skfp-z" "added" "Ports" "443" "added" "Ports" "9443" "added" "Fastpath" "off" "set"' ]
+dbus-monitor --system "type='signal',interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',path='$OBJ'" \
+        >"$T/monitor.txt" 2>&1 &
+MONITOR_PID=$!
+SKFP_CLEANUP_HOOKS+=("kill $MONITOR_PID 2>/dev/null")
+for _ in $(seq 100); do grep -qs NameLost "$T/monitor.txt" && break; sleep 0.02; done
+# refused: no polkitd now, and the user is not root
+before=$(snapshot)
+check "Revert refused for the unprivileged: AccessDenied" [ "$(dcall "$U_A" Revert)" = org.freedesktop.DBus.Error.AccessDenied ]
+check "... and nothing changed" [ "$before" = "$(snapshot)" -a -e "$T/state/state" ]
+$B Revert
+check "Revert: RuntimeChanges is empty" [ "$(prop RuntimeChanges)" = "a(sss) 0" ]
+check "Revert: the config file's ports" [ "$(prop Ports)" = "aq 1 8080" ]
+check "Revert: the config file's interfaces (none)" [ "$(prop Interfaces)" = "a(sib) 0" ]
+check "Revert: the config file's switch" [ "$(prop Fastpath)" = "b true" ]
+check "Revert: the state file is gone" [ ! -e "$T/state/state" ]
+check "Revert: the datapath's port map has only 8080" \
+        [ "$(bpftool -j map dump pinned "$PIN/ports" | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 1 ]
+$B Revert   # nothing to drop
+check "Revert again: nothing to drop, still no state file" [ "$(prop RuntimeChanges)" = "a(sss) 0" -a ! -e "$T/state/state" ]
+sleep 0.2
+kill "$MONITOR_PID" 2>/dev/null || true
+wait "$MONITOR_PID" 2>/dev/null || true
+check "Revert: one PropertiesChanged for Interfaces, Ports, Fastpath and RuntimeChanges" \
+        [ "$(changed_names | tr -d ' \n')" = 'string"Interfaces"string"Ports"string"Fastpath"string"RuntimeChanges"' ]
+skfp_daemon_stop
+skfp_daemon_start
+check "after Revert a restart starts from the config file" \
+        [ "$(prop RuntimeChanges)" = "a(sss) 0" -a "$(prop Ports)" = "aq 1 8080" ]
+check "... and says nothing is overridden" quiet_absent "overrides the config file" "$T/daemon.log"
 
 # a corrupt state file: reported, kept aside, the daemon runs on the config file
 skfp_daemon_stop

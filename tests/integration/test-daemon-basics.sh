@@ -21,4 +21,26 @@ rc=0
 [ "$rc" -eq 1 ] || { echo "FAIL: exit code $rc"; exit 1; }
 grep -qF "$T/bad.conf:2: unknown key 'Prots' in [Intercept]" "$T/bad.log" || { echo "FAIL: message"; cat "$T/bad.log"; exit 1; }
 echo "ok   bad config: exit 1 with file:line"
-echo "4 passed, 0 failed"
+
+# lo: the config file has the rule of AddInterface()
+printf '[Intercept]\nPorts=80\nInterfaces=eth0 lo\n' >"$T/lo.conf"
+rc=0
+"$SKFP_BUILD/daemon/skfastpathd" --config="$T/lo.conf" 2>"$T/lo.log" || rc=$?
+[ "$rc" -eq 1 ] || { echo "FAIL: Interfaces=lo: exit code $rc"; cat "$T/lo.log"; exit 1; }
+grep -qF "$T/lo.conf:3: invalid value 'eth0 lo' for Interfaces=: expected interface names other than lo" "$T/lo.log" ||
+        { echo "FAIL: Interfaces=lo: message"; cat "$T/lo.log"; exit 1; }
+echo "ok   Interfaces=lo: exit 1 with file:line"
+
+# ListenAddress: with Relay=no the listener is another program's, and it is looked up on both
+# loopback addresses at ListenPort
+skfp_config <<CONF
+[Listener]
+Relay=no
+ListenPort=15009
+CONF
+skfp_daemon_start
+a=$(skfp_busctl get-property org.skfastpath1 /org/skfastpath1 org.skfastpath1.Manager ListenAddress)
+[ "$a" = 's "127.0.0.1:15009 [::1]:15009"' ] || { echo "FAIL: Relay=no: ListenAddress is $a"; exit 1; }
+echo "ok   Relay=no: ListenAddress $a"
+skfp_daemon_stop
+echo "6 passed, 0 failed"

@@ -43,7 +43,7 @@ check "no listener of ours with Relay=no" lab_no_listener
 check "no listener: IPv4 goes direct" lab_http http://198.18.0.10/ 0
 check "no listener: IPv6 goes direct" lab_http 'http://[2001:db8::10]/' 0
 lab_stats >/dev/null
-check "egress counted the fail-open SYNs" test "$(lab_stat Intercept fail_open)" -ge 2
+check "egress counted the fail-open SYNs" test "$(lab_stat intercept-fail-open)" -ge 2
 
 # a flow that began direct stays direct when the listener appears in the middle of it
 lab_client 0 hold 198.18.0.10 7 1.5 still-direct >"$T/held.out" 2>&1 &
@@ -55,7 +55,7 @@ check "another program's listener gets new IPv6 flows" steered 'http://[2001:db8
 check "a flow that began direct finished direct" wait "$held"
 cat "$T/held.out"
 lab_stats >/dev/null
-check "egress counted the direct flow's packets as passed" test "$(lab_stat Intercept passed_direct)" -gt 0
+check "egress counted the direct flow's packets as passed" test "$(lab_stat intercept-passed-direct)" -gt 0
 
 tproxy_stop
 check "listener gone: IPv4 goes direct again" lab_http http://198.18.0.10/ 0

@@ -28,7 +28,7 @@ done
 check "half-close over tun" lab_client 1 digest 2001:db8::30 9 100000
 check "unmanaged port over tun goes direct" lab_client 0 echo 198.18.0.30 8080 100000
 lab_stats >/dev/null
-check "no egress errors" test "$(lab_stat Intercept errors)" -eq 0
+check "no egress errors" test "$(lab_stat intercept-errors)" -eq 0
 
 check "daemon exits 0 on SIGTERM" skfp_daemon_stop
 check "nothing left after stop" lab_check_clean "$accept_local_before"

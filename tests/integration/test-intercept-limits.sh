@@ -32,15 +32,15 @@ for i in 1 2 3; do
 done
 sleep 1
 lab_stats >/dev/null
-check "at most 2 relayed at once (active $(lab_stat Relay connections_active))" \
-        test "$(lab_stat Relay connections_active)" -eq 2
+check "at most 2 relayed at once (active $(lab_stat relay-active-connections))" \
+        test "$(lab_stat relay-active-connections)" -eq 2
 check "the world saw 2 connections, not 3" test $(($(accepts7) - before)) -eq 2
 for i in 1 2 3; do
         check "held connection $i completed once a slot was free" wait "${pids[$((i - 1))]}"
 done
 cat "$T"/hold*.out
 lab_stats >/dev/null
-check "all 3 were relayed in the end" test "$(lab_stat Relay connections_total)" -eq 3
+check "all 3 were relayed in the end" test "$(lab_stat relayed-connections)" -eq 3
 
 # --- ConnectTimeoutSec=1
 timed() {
@@ -52,7 +52,7 @@ timed() {
 }
 check "silent upstream: the client is reset after ConnectTimeoutSec=1" timed
 lab_stats >/dev/null
-check "relay counted the connect timeout" test "$(lab_stat Relay connect_timeouts)" -eq 1
+check "relay counted the connect timeout" test "$(lab_stat relay-connect-timeouts)" -eq 1
 
 check "daemon exits 0 on SIGTERM" skfp_daemon_stop
 lab_summary

@@ -21,6 +21,7 @@ activated_start() { # -l ADDR...
         : >"$T/daemon.log"
         nsenter --net="/run/netns/$NS" systemd-socket-activate "$@" -E DBUS_SYSTEM_BUS_ADDRESS \
                 "$SKFP_BUILD/daemon/skfastpathd" --config="$T/skfastpathd.conf" >"$T/daemon.log" 2>&1 &
+        # shellcheck disable=SC2034 # read by tests/lib/daemon.sh when it stops the daemon
         SKFP_DAEMON_PID=$!
         lab_wait_for "$T/daemon.log" "Listening on .*:15001 as $(($# / 2 + 2))\."
         in_client bash -c 'exec 3<>/dev/tcp/127.0.0.1/15001' || true
@@ -37,7 +38,7 @@ check "it opened no listener of its own" test "$(in_client ss -Hltn 'sport = :15
 check "the passed sockets are transparent: IPv4 through the relay" lab_http http://198.18.0.10/ 1
 check "IPv6 through the relay" lab_http 'http://[2001:db8::10]/' 1
 lab_stats >/dev/null
-check "the poke that started it was refused, not relayed to itself" test "$(lab_stat Relay rejected)" -eq 1
+check "the poke that started it was refused, not relayed to itself" test "$(lab_stat relay-rejected)" -eq 1
 check "daemon exits 0 on SIGTERM" skfp_daemon_stop
 check "nothing left after stop" lab_check_clean "$accept_local_before"
 
@@ -47,7 +48,7 @@ check "dual-stack: IPv4 through the relay (v4-mapped folded)" lab_http http://19
 check "dual-stack: IPv6 through the relay" lab_http 'http://[2001:db8::10]/' 1
 check "dual-stack: the relay connected over IPv4" grep -q "Relaying a connection to 198.18.0.10:80" "$T/daemon.log"
 lab_stats >/dev/null
-check "dual-stack: the poke (::ffff:127.0.0.1) was refused" test "$(lab_stat Relay rejected)" -eq 1
+check "dual-stack: the poke (::ffff:127.0.0.1) was refused" test "$(lab_stat relay-rejected)" -eq 1
 check "daemon exits 0 on SIGTERM" skfp_daemon_stop
 check "nothing left after stop" lab_check_clean "$accept_local_before"
 lab_summary

@@ -430,5 +430,9 @@ check "... and has no egress tcx link" test "$(egress_links)" -eq 1
 
 check "no warning or error about links in the log" \
         bash -c "! grep -E '^<[0-4]>' '$T/daemon.log' | grep -v 'file descriptor limit\|overflowed' | grep ."
+# a link on its way out (its RTM_NEWLINK going down, before RTM_DELLINK) is removed, never first
+# called "a new link" and attached again
+check "no link was called new just before it was removed" \
+        bash -c "! grep -A1 'is a new link' '$T/daemon.log' | grep -q 'link removed'"
 check "daemon exits 0 on SIGTERM" skfp_daemon_stop
 lab_summary

@@ -15,8 +15,9 @@
 #   lab_py ARGS...                    # labnet.py in the client namespace
 #   lab_py_bg ARGS... >LOG; PID=$!    # ... in the background (never background a function: $!
 #                                     # would be a subshell and kill would miss python)
-#   lab_stats                         # SIGUSR1 to the daemon, prints its latest statistics lines
-#   lab_stat Relay|Intercept NAME     # one counter of the latest statistics, e.g. Relay connections_total
+#   lab_stats                         # GetStatistics over D-Bus, printed as "NAME VALUE" lines
+#   lab_stat NAME                     # one counter of what lab_stats fetched last, e.g.
+#                                     # relayed-connections (names: org.skfastpath1(5))
 
 LAB_PY=/usr/bin/python3
 LAB_NET="$SKFP_TOP/tests/lib/labnet.py"
@@ -114,21 +115,14 @@ lab_tun() {
         ip -n "$NS" -6 route add 2001:db8::30/128 dev skfp-t0
 }
 
-lab_stats() {
-        local n
-        n=$(grep -c 'Relay statistics\|Intercept statistics' "$T/daemon.log" || true)
-        kill -USR1 "$SKFP_DAEMON_PID"
-        for _ in $(seq 50); do
-                [ "$(grep -c 'Relay statistics\|Intercept statistics' "$T/daemon.log" || true)" -gt "$n" ] && break
-                sleep 0.02
-        done
-        sleep 0.05
-        grep 'Relay statistics' "$T/daemon.log" | tail -1 || true
-        grep 'Intercept statistics' "$T/daemon.log" | tail -1 || true
+lab_stats() { # GetStatistics over D-Bus into $T/stats, printed as "NAME VALUE" lines
+        skfp_busctl call org.skfastpath1 /org/skfastpath1 org.skfastpath1.Manager GetStatistics |
+                tr -d '"' | awk '{ for (i = 3; i < NF; i += 2) print $i, $(i + 1) }' >"$T/stats"
+        cat "$T/stats"
 }
 
-lab_stat() { # Relay|Intercept NAME: from the statistics lines lab_stats asked for last
-        grep "$1 statistics" "$T/daemon.log" | tail -1 | grep -o " $2=[0-9]*" | cut -d= -f2 || true
+lab_stat() { # NAME: one counter (org.skfastpath1(5)) of the statistics lab_stats fetched last
+        awk -v n="$1" '$1 == n { print $2 }' "$T/stats" 2>/dev/null || true
 }
 
 # Every tcx link and program the daemon attached: "LINK PROG" lines from its debug log.

@@ -51,7 +51,7 @@ for _ in $(seq 100); do
         [ -e "$T/a.ready" ] && [ -e "$T/b.ready" ] && [ "$(cut -d' ' -f2 "$T/c.progress" 2>/dev/null || echo 0)" -gt 100000 ] && break
         sleep 0.05
 done
-check "three relayed connections open" test "$(lab_stats >/dev/null; lab_stat Relay connections_active)" = 3
+check "three relayed connections open" test "$(lab_stats >/dev/null; lab_stat relay-active-connections)" = 3
 resets_before=$(resets_in_world)
 
 stop_timed

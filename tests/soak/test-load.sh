@@ -46,7 +46,7 @@ counter() { # NAME: one value of GetStatistics
         skfp_busctl --json=short call org.skfastpath1 /org/skfastpath1 org.skfastpath1.Manager \
                 GetStatistics | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["data"][0][sys.argv[1]])' "$1"
 }
-active() { lab_stats >/dev/null; lab_stat Relay connections_active; }
+active() { lab_stats >/dev/null; lab_stat relay-active-connections; }
 # The kernel's memory for the daemon's sockets: what ss reports per socket (skmem: receive and
 # send queues, forward allocations, options) plus the slab objects every socket costs (the
 # socket, its inode, its file, its dentry, its epoll item). Prints KiB.
@@ -113,7 +113,7 @@ round() { # N
                         "$(((rss1 - rss0) * 1024 / COUNT)) B per connection)"
                 echo "     kernel memory of the daemon's $ksocks sockets: ~$kkib KiB (skmem + slab objects)"
                 echo "     $COUNT idle relayed connections: daemon RSS + kernel = $(((rss1 + kkib) / 1024)) MiB"
-                check "the relay holds all $COUNT at once (connections_active $act1)" test "$act1" -eq "$COUNT"
+                check "the relay holds all $COUNT at once (relay-active-connections $act1)" test "$act1" -eq "$COUNT"
                 check "the daemon holds 2 sockets per connection ($fds0 -> $fds1 fds)" \
                         test "$fds1" -eq $((fds0 + 2 * COUNT))
                 if [ -z "${SKFP_SANITIZE:-}" ]; then
@@ -137,7 +137,7 @@ round() { # N
                 [ "$(active)" = 0 ] && [ "$(fds)" -le "$fds0" ] && break
                 sleep 0.2
         done
-        check "round $n: no relayed connection left" test "$(lab_stat Relay connections_active)" -eq 0
+        check "round $n: no relayed connection left" test "$(lab_stat relay-active-connections)" -eq 0
         check "round $n: daemon fds back to $fds0 (now $(fds))" test "$(fds)" -eq "$fds0"
         RSS[n]=$(rss)
         echo "     after round $n: RSS ${RSS[$n]} KiB (peak $(awk '/^VmHWM:/ { print $2 }' "/proc/$PID/status") KiB)"

@@ -19,7 +19,7 @@ CONF
 skfp_daemon_start
 PID=$SKFP_DAEMON_PID
 fds() { ls "/proc/$PID/fd" | wc -l; }
-active() { lab_stats >/dev/null; lab_stat Relay connections_active; }
+active() { lab_stats >/dev/null; lab_stat relay-active-connections; }
 fds0=$(fds)
 
 in_client "$LAB_PY" "$SOAKNET" orphan "$T/go" 198.18.0.10 7 >"$T/orphan.out" 2>&1 &
@@ -38,7 +38,7 @@ wait "$CLIENT_PID" || rc=$?
 cat "$T/orphan.out"
 check "the client closed; its FIN went out directly and the world reset it" test "$rc" -eq 0
 sleep 2
-check "the relay did not hear of it (connections_active $(active))" test "$(active)" = 1
+check "the relay did not hear of it (relay-active-connections $(active))" test "$(active)" = 1
 
 start=$(date +%s)
 for _ in $(seq 120); do

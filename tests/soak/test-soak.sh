@@ -61,9 +61,9 @@ PY
 fi
 
 lab_stats >/dev/null
-check "no relayed connection left open (connections_active $(lab_stat Relay connections_active))" \
-        test "$(lab_stat Relay connections_active)" = 0
-if [ "$(lab_stat Relay connections_active)" != 0 ]; then
+check "no relayed connection left open (relay-active-connections $(lab_stat relay-active-connections))" \
+        test "$(lab_stat relay-active-connections)" = 0
+if [ "$(lab_stat relay-active-connections)" != 0 ]; then
         echo "     the daemon's TCP sockets and the client namespace's sockets on the same ports:"
         in_client ss -tanpoeH | grep "pid=$PID," | grep -v LISTEN | sed 's/^/     /' || true
         lab_stats

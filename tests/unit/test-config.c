@@ -188,6 +188,10 @@ static void test_bad_values(void)
         ASSERT_PARSE_ERROR("[Intercept]\nInterfaces=abcdefghijklmnop\n",
                 "t.conf:2: invalid value 'abcdefghijklmnop' for Interfaces=: expected interface names "
                 "(1-15 printable bytes, no '/', ':' or spaces)");
+        /* the rule of AddInterface(): lo is where intercepted connections are delivered */
+        ASSERT_PARSE_ERROR("[Intercept]\nInterfaces=eth0\nInterfaces=wg0 lo\n",
+                "t.conf:3: invalid value 'wg0 lo' for Interfaces=: expected interface names other than lo "
+                "(where intercepted connections are delivered)");
         ASSERT_PARSE_ERROR("[Intercept]\nMark=0\n",
                 "t.conf:2: invalid value '0' for Mark=: expected a non-zero 32-bit mark");
         ASSERT_PARSE_ERROR("[Intercept]\nRoutingTable=254\n",
@@ -218,6 +222,21 @@ static void test_bad_values(void)
                 "t.conf:2: invalid value '/sys/fs/bpf/..' for PinDirectory=: expected an absolute path");
         ASSERT_PARSE_ERROR("[Manager]\nLogLevel=loud\n",
                 "t.conf:2: invalid value 'loud' for LogLevel=: expected err, warning, notice, info or debug");
+}
+
+static void test_interface_rule(void)
+{
+        Config c;
+
+        ASSERT(config_interface_invalid_reason("lo"));
+        ASSERT(config_interface_invalid_reason("a/b"));
+        ASSERT(config_interface_invalid_reason(""));
+        ASSERT(!config_interface_invalid_reason("lo0"));
+        ASSERT(!config_interface_invalid_reason("eth0"));
+        config_init(&c);
+        ASSERT_EQ(config_add_interface(&c, "lo"), -EINVAL);
+        ASSERT_EQ(c.n_interfaces, 0u);
+        config_done(&c);
 }
 
 static void test_bad_value_changes_nothing(void)
@@ -271,6 +290,7 @@ int main(void)
         RUN(test_key_outside_section);
         RUN(test_line_without_equals);
         RUN(test_bad_values);
+        RUN(test_interface_rule);
         RUN(test_bad_value_changes_nothing);
         RUN(test_inconsistent);
         RUN(test_known_keys_match_parser);

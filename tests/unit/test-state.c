@@ -397,6 +397,114 @@ static void test_state_directory_resolution(void)
         config_done(&c);
 }
 
+static void test_state_lo_is_corrupt(void)
+{
+        ASSERT_CORRUPT("Version=1\nInterfaces=eth0 lo\nPorts=\nInterceptOnlyPorts=\nFastpath=yes\n",
+                "t:2: interface name 'lo' is lo, where intercepted connections are delivered");
+}
+
+/* "Interfaces wg0 added|Ports 80 removed|..." */
+static void diff_string(const Config *file, const Config *now, char *buf, size_t size)
+{
+        _cleanup_free_ StateChange *changes = NULL;
+        size_t n = 0, k = 0;
+
+        buf[0] = 0;
+        if (state_diff(file, now, &changes, &n) < 0)
+                return;
+        for (size_t i = 0; i < n; i++)
+                k += (size_t) snprintf(buf + k, size - k, "%s%s %s %s", i ? "|" : "", changes[i].setting,
+                                       changes[i].value, changes[i].change);
+}
+
+static void test_state_diff(void)
+{
+        Config file, now;
+        char buf[512];
+
+        config_init(&file);
+        config_init(&now);
+        diff_string(&file, &now, buf, sizeof(buf));
+        ASSERT_STREQ(buf, "");
+
+        config_add_interface(&file, "eth0");
+        config_add_interface(&file, "wg0");
+        config_add_port(&file, 80, PORT_MODE_FASTPATH);
+        config_add_port(&file, 443, PORT_MODE_FASTPATH);
+        config_add_port(&file, 5201, PORT_MODE_INTERCEPT_ONLY);
+        ASSERT_EQ(state_copy(&now, &file), 0);
+        diff_string(&file, &now, buf, sizeof(buf));
+        ASSERT_STREQ(buf, "");
+
+        /* the issue's case: a port moved to InterceptOnlyPorts=, one removed, one added, the
+         * switch off, an interface swapped */
+        config_remove_interface(&now, "wg0");
+        config_add_interface(&now, "br0");
+        config_remove_port(&now, 443);
+        config_add_port(&now, 8080, PORT_MODE_FASTPATH);
+        config_find_port(&now, 80)->mode = PORT_MODE_INTERCEPT_ONLY;
+        config_remove_port(&now, 5201);
+        now.fastpath = false;
+        diff_string(&file, &now, buf, sizeof(buf));
+        ASSERT_STREQ(buf, "Interfaces br0 added|Interfaces wg0 removed|Ports 8080 added|Ports 80 removed|"
+                "Ports 443 removed|InterceptOnlyPorts 80 added|InterceptOnlyPorts 5201 removed|"
+                "Fastpath off set");
+
+        /* copying back makes them equal, and keeps what the state does not own */
+        now.listen_port = 4321;
+        ASSERT_EQ(state_copy(&now, &file), 0);
+        diff_string(&file, &now, buf, sizeof(buf));
+        ASSERT_STREQ(buf, "");
+        ASSERT_EQ(now.listen_port, 4321);
+        ASSERT_EQ(now.n_interfaces, 2u);
+        ASSERT_EQ(now.n_ports, 3u);
+        config_done(&file);
+        config_done(&now);
+}
+
+static void test_state_load_says_what_it_overrides(void)
+{
+        _cleanup_free_ char *dir = make_tmpdir(), *path = NULL;
+        int saved, mfd, r;
+        char log[2048];
+        ssize_t n;
+        Config c;
+
+        ASSERT(dir);
+        ASSERT(asprintf(&path, "%s/state", dir) > 0);
+        write_file(path, "Version=1\nInterfaces=eth0\nPorts=80 8080\nInterceptOnlyPorts=\nFastpath=no\n");
+        config_init(&c);
+        config_add_interface(&c, "eth0");
+        config_add_port(&c, 80, PORT_MODE_FASTPATH);
+        config_add_port(&c, 443, PORT_MODE_FASTPATH);
+
+        saved = dup(STDERR_FILENO);
+        mfd = memfd_create("log", 0);
+        fflush(stderr);
+        dup2(mfd, STDERR_FILENO);
+        r = state_load(dir, &c);
+        fflush(stderr);
+        dup2(saved, STDERR_FILENO);
+        close(saved);
+        n = pread(mfd, log, sizeof(log) - 1, 0);
+        log[n > 0 ? n : 0] = 0;
+        close(mfd);
+
+        ASSERT_EQ(r, 1);
+        ASSERT(strstr(log, "overrides the config file's Ports=: 8080 added, 443 removed (skfastpathctl "
+                           "revert drops the runtime changes).\n"));
+        ASSERT(strstr(log, "overrides the config file's Fastpath=: off set"));
+        ASSERT(!strstr(log, "Interfaces="));
+        ASSERT(strstr(log, path));
+
+        /* and removing it: once, then there is none */
+        ASSERT_EQ(state_remove(dir), 1);
+        ASSERT_EQ(state_remove(dir), 0);
+        ASSERT_EQ(count_entries(dir, "."), 2);
+        config_done(&c);
+        rm_rf(dir);
+}
+
 int main(void)
 {
         RUN(test_state_round_trip);
@@ -410,5 +518,8 @@ int main(void)
         RUN(test_state_over_limit_kept_aside);
         RUN(test_state_save_failure_is_reported);
         RUN(test_state_directory_resolution);
+        RUN(test_state_lo_is_corrupt);
+        RUN(test_state_diff);
+        RUN(test_state_load_says_what_it_overrides);
         TESTS_DONE();
 }
