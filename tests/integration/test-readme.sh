@@ -12,7 +12,7 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib/daemon.sh"
 
-CTL="$SKFP_BUILD/daemon/skfastpathctl"
+CTL="$SKFP_BUILD/ctl/skfastpathctl"
 D="$SKFP_BUILD/daemon/skfastpathd"
 README="$SKFP_TOP/README.md"
 PORT=9100

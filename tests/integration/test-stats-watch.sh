@@ -5,7 +5,7 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib/daemon.sh"
 
-CTL="$SKFP_BUILD/daemon/skfastpathctl"
+CTL="$SKFP_BUILD/ctl/skfastpathctl"
 PORT=9000
 
 skfp_env_init watch
