@@ -23,6 +23,7 @@ static void test_exit_codes_follow_error_names(void)
         ASSERT_EQ(exit_code_for("org.skfastpath1.Error.NotManaged"), 5);
         ASSERT_EQ(exit_code_for("org.skfastpath1.Error.LimitExceeded"), 6);
         ASSERT_EQ(exit_code_for("org.skfastpath1.Error.Failed"), 1);
+        ASSERT_EQ(exit_code_for("org.skfastpath1.Error.InvalidCgroup"), 10);
         ASSERT_EQ(exit_code_for("org.freedesktop.DBus.Error.AccessDenied"), 7);
         ASSERT_EQ(exit_code_for("org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"), 8);
         ASSERT_EQ(exit_code_for("org.freedesktop.DBus.Error.ServiceUnknown"), 9);
@@ -53,6 +54,8 @@ static void test_error_names_map_to_errno(void)
         ASSERT_EQ(sd_bus_error_set(&e, SKFP_ERROR_INVALID_INTERFACE_NAME, "x"), -EINVAL);
         sd_bus_error_free(&e);
         ASSERT_EQ(sd_bus_error_set(&e, SKFP_ERROR_FAILED, "x"), -EIO);
+        sd_bus_error_free(&e);
+        ASSERT_EQ(sd_bus_error_set(&e, SKFP_ERROR_INVALID_CGROUP, "x"), -EINVAL);
         sd_bus_error_free(&e);
 }
 
