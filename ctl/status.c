@@ -12,40 +12,68 @@
 #define INDENT "                "       /* under the values of the labels below */
 #define INDENT_CHANGES "               " /* the same, before " (runtime: ...)" */
 
-/* Appends one zeroed element to *array of *n elements of size bytes; NULL when out of memory. */
-static void *grow(void *array, size_t *n, size_t size)
+/* Appends the element at item of size bytes to *array of *n elements: 1, or -ENOMEM. */
+static int push(void *array, size_t *n, const void *item, size_t size)
 {
         void **p = array;
         char *a = reallocarray(*p, *n + 1, size);
 
         if (!a)
-                return NULL;
+                return -ENOMEM;
         *p = a;
-        memset(a + *n * size, 0, size);
-        return a + (*n)++ * size;
+        memcpy(a + (*n)++ * size, item, size);
+        return 1;
 }
 
-static int read_string(sd_bus_message *m, const char **ret)
+/* Each reads one element of an array property into s: 1, 0 at the end of the array, or -errno. */
+typedef int (*ReadElement)(sd_bus_message *m, Status *s);
+
+static int read_interface(sd_bus_message *m, Status *s)
 {
-        return sd_bus_message_read(m, "v", "s", ret);
+        StatusInterface i;
+        int attached, r = sd_bus_message_read(m, "(sib)", &i.name, &i.ifindex, &attached);
+
+        i.attached = attached;
+        return r <= 0 ? r : push(&s->interfaces, &s->n_interfaces, &i, sizeof(i));
 }
 
-static int read_interfaces(sd_bus_message *m, Status *s)
+static int read_port_mode(sd_bus_message *m, Status *s)
 {
-        const char *name;
-        int32_t ifindex;
-        int attached, r;
+        StatusPortMode p;
+        int r = sd_bus_message_read(m, "(qs)", &p.port, &p.mode);
 
-        r = sd_bus_message_enter_container(m, 'v', "a(sib)");
+        return r <= 0 ? r : push(&s->port_modes, &s->n_port_modes, &p, sizeof(p));
+}
+
+static int read_change(sd_bus_message *m, Status *s)
+{
+        StatusChange c;
+        int r = sd_bus_message_read(m, "(sss)", &c.setting, &c.value, &c.change);
+
+        return r <= 0 ? r : push(&s->changes, &s->n_changes, &c, sizeof(c));
+}
+
+static int read_cgroup(sd_bus_message *m, Status *s)
+{
+        StatusCgroup c;
+        int present, r = sd_bus_message_read(m, "(stb)", &c.path, &c.id, &present);
+
+        c.present = present;
+        return r <= 0 ? r : push(&s->cgroups, &s->n_cgroups, &c, sizeof(c));
+}
+
+/* A property of type "a" + element: every element through read. */
+static int read_array(sd_bus_message *m, const char *element, ReadElement read, Status *s)
+{
+        char type[16];
+        int r;
+
+        snprintf(type, sizeof(type), "a%s", element);
+        r = sd_bus_message_enter_container(m, 'v', type);
         if (r >= 0)
-                r = sd_bus_message_enter_container(m, 'a', "(sib)");
-        while (r >= 0 && (r = sd_bus_message_read(m, "(sib)", &name, &ifindex, &attached)) > 0) {
-                StatusInterface *i = grow(&s->interfaces, &s->n_interfaces, sizeof(*i));
-
-                if (!i)
-                        return -ENOMEM;
-                *i = (StatusInterface) { name, ifindex, attached };
-        }
+                r = sd_bus_message_enter_container(m, 'a', element);
+        while (r >= 0 && (r = read(m, s)) > 0)
+                ;
         if (r >= 0)
                 r = sd_bus_message_exit_container(m);
         if (r >= 0)
@@ -73,77 +101,6 @@ static int read_ports(sd_bus_message *m, Status *s)
         return sd_bus_message_exit_container(m);
 }
 
-static int read_port_modes(sd_bus_message *m, Status *s)
-{
-        const char *mode;
-        uint16_t port;
-        int r;
-
-        s->has_port_modes = true;
-        r = sd_bus_message_enter_container(m, 'v', "a(qs)");
-        if (r >= 0)
-                r = sd_bus_message_enter_container(m, 'a', "(qs)");
-        while (r >= 0 && (r = sd_bus_message_read(m, "(qs)", &port, &mode)) > 0) {
-                StatusPortMode *p = grow(&s->port_modes, &s->n_port_modes, sizeof(*p));
-
-                if (!p)
-                        return -ENOMEM;
-                *p = (StatusPortMode) { port, mode };
-        }
-        if (r >= 0)
-                r = sd_bus_message_exit_container(m);
-        if (r >= 0)
-                r = sd_bus_message_exit_container(m);
-        return r;
-}
-
-static int read_runtime_changes(sd_bus_message *m, Status *s)
-{
-        const char *setting, *value, *change;
-        int r;
-
-        s->has_runtime_changes = true;
-        r = sd_bus_message_enter_container(m, 'v', "a(sss)");
-        if (r >= 0)
-                r = sd_bus_message_enter_container(m, 'a', "(sss)");
-        while (r >= 0 && (r = sd_bus_message_read(m, "(sss)", &setting, &value, &change)) > 0) {
-                StatusChange *c = grow(&s->changes, &s->n_changes, sizeof(*c));
-
-                if (!c)
-                        return -ENOMEM;
-                *c = (StatusChange) { setting, value, change };
-        }
-        if (r >= 0)
-                r = sd_bus_message_exit_container(m);
-        if (r >= 0)
-                r = sd_bus_message_exit_container(m);
-        return r;
-}
-
-static int read_trusted_cgroups(sd_bus_message *m, Status *s)
-{
-        const char *path;
-        uint64_t id;
-        int present, r;
-
-        s->has_trusted_cgroups = true;
-        r = sd_bus_message_enter_container(m, 'v', "a(stb)");
-        if (r >= 0)
-                r = sd_bus_message_enter_container(m, 'a', "(stb)");
-        while (r >= 0 && (r = sd_bus_message_read(m, "(stb)", &path, &id, &present)) > 0) {
-                StatusCgroup *c = grow(&s->cgroups, &s->n_cgroups, sizeof(*c));
-
-                if (!c)
-                        return -ENOMEM;
-                *c = (StatusCgroup) { path, id, present };
-        }
-        if (r >= 0)
-                r = sd_bus_message_exit_container(m);
-        if (r >= 0)
-                r = sd_bus_message_exit_container(m);
-        return r;
-}
-
 void status_done(Status *s)
 {
         sd_bus_message_unref(s->reply);
@@ -169,23 +126,26 @@ int status_read(sd_bus_message *reply, Status *s)
                 if (r < 0)
                         break;
                 if (streq(name, "Version"))
-                        r = read_string(reply, &s->version);
+                        r = sd_bus_message_read(reply, "v", "s", &s->version);
                 else if (streq(name, "ListenAddress"))
-                        r = read_string(reply, &s->listen_address);
+                        r = sd_bus_message_read(reply, "v", "s", &s->listen_address);
                 else if (streq(name, "Fastpath")) {
                         r = sd_bus_message_read(reply, "v", "b", &b);
                         s->fastpath = b;
                 } else if (streq(name, "Interfaces"))
-                        r = read_interfaces(reply, s);
+                        r = read_array(reply, "(sib)", read_interface, s);
                 else if (streq(name, "Ports"))
                         r = read_ports(reply, s);
-                else if (streq(name, "PortModes"))
-                        r = read_port_modes(reply, s);
-                else if (streq(name, "RuntimeChanges"))
-                        r = read_runtime_changes(reply, s);
-                else if (streq(name, "TrustedCgroups"))
-                        r = read_trusted_cgroups(reply, s);
-                else
+                else if (streq(name, "PortModes")) {
+                        s->has_port_modes = true;
+                        r = read_array(reply, "(qs)", read_port_mode, s);
+                } else if (streq(name, "RuntimeChanges")) {
+                        s->has_runtime_changes = true;
+                        r = read_array(reply, "(sss)", read_change, s);
+                } else if (streq(name, "TrustedCgroups")) {
+                        s->has_trusted_cgroups = true;
+                        r = read_array(reply, "(stb)", read_cgroup, s);
+                } else
                         r = sd_bus_message_skip(reply, "v");
                 if (r >= 0)
                         r = sd_bus_message_exit_container(reply);
