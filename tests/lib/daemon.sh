@@ -19,6 +19,8 @@ SKFP_TOP=${SKFP_SOURCE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SKFP_BUILD=${SKFP_BUILD_ROOT:-$SKFP_TOP/build}
 # shellcheck source=private-bus.sh
 . "$SKFP_TOP/tests/lib/private-bus.sh"
+# shellcheck source=check.sh
+. "$SKFP_TOP/tests/lib/check.sh"
 
 skfp_skip() {
         echo "SKIP: $*"
