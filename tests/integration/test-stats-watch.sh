@@ -14,13 +14,6 @@ skfp_config <<CONF
 Ports=$PORT
 CONF
 
-passed=0 failed=0
-ok() { echo "ok   $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL $*"; failed=$((failed + 1)); }
-check() { # check DESCRIPTION COMMAND...
-        local what=$1; shift
-        if "$@"; then ok "$what"; else fail "$what"; fi
-}
 counter() { # counter NAME: its value now
         "$CTL" stats | awk -v n="$1" '$1 == n { print $2 }'
 }
@@ -141,5 +134,4 @@ kill "$W" 2>/dev/null && echo "the watch was still running 5 s after the bus sto
 wait "$W" || rc=$?
 check "bus stopped: exit 9 (got $rc: $(head -n 1 "$T/bus.err"))" [ "$rc" = 9 ]
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+checks_summary

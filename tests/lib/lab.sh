@@ -50,16 +50,8 @@ lab_wait_for() { # FILE PATTERN [tenths of a second]
 }
 
 lab_cleanup() {
-        if [ -n "${LAB_TUN_PID:-}" ]; then
-                kill "$LAB_TUN_PID" 2>/dev/null || true
-                wait "$LAB_TUN_PID" 2>/dev/null || true
-                LAB_TUN_PID=
-        fi
-        if [ -n "${LAB_WORLD_PID:-}" ]; then
-                kill "$LAB_WORLD_PID" 2>/dev/null || true
-                wait "$LAB_WORLD_PID" 2>/dev/null || true
-                LAB_WORLD_PID=
-        fi
+        skfp_stop_pid LAB_TUN_PID
+        skfp_stop_pid LAB_WORLD_PID
         if [ -n "${WNS:-}" ]; then
                 ip netns del "$WNS" 2>/dev/null || true
                 WNS=
@@ -92,6 +84,7 @@ lab_init() {
         ulimit -n "$(ulimit -Hn)"
         # nsenter execs python: $! is the server itself, not a subshell around it
         nsenter --net="/run/netns/$WNS" "$LAB_PY" "$LAB_NET" serve "$T/world.log" >"$T/world.out" 2>&1 &
+        # shellcheck disable=SC2034 # stopped by lab_cleanup (skfp_stop_pid)
         LAB_WORLD_PID=$!
         lab_wait_for "$T/world.out" ready
 }
@@ -100,6 +93,7 @@ lab_tun() {
         local tp="$SKFP_BUILD/tests/integration/skfp-tunpair"
         [ -c /dev/net/tun ] || skfp_skip "no /dev/net/tun"
         "$tp" "$NS" skfp-t0 "$WNS" skfp-t1 600 >"$T/tun.out" 2>&1 &
+        # shellcheck disable=SC2034 # stopped by lab_cleanup (skfp_stop_pid)
         LAB_TUN_PID=$!
         lab_wait_for "$T/tun.out" ready
         ip -n "$NS" addr add 198.19.2.1/24 dev skfp-t0
@@ -141,25 +135,10 @@ lab_world_peer() { # PORT PEER_IP
         grep "^accept $1 $2 " "$T/world.log" | tail -1 | cut -d' ' -f4
 }
 
-# Checks: check DESCRIPTION CMD... runs CMD and prints "ok   DESCRIPTION" or "FAIL DESCRIPTION";
-# lab_summary prints the counts and fails when any check failed.
-LAB_PASSED=0
-LAB_FAILED=0
-check() {
-        local what=$1
-        shift
-        if "$@"; then
-                echo "ok   $what"
-                LAB_PASSED=$((LAB_PASSED + 1))
-        else
-                echo "FAIL $what"
-                LAB_FAILED=$((LAB_FAILED + 1))
-        fi
-}
-
+# Checks: check DESCRIPTION CMD... (tests/lib/check.sh, sourced by daemon.sh); lab_summary prints
+# the counts and, when any check failed, the tail of the daemon's log, and fails.
 lab_summary() {
-        echo "$LAB_PASSED passed, $LAB_FAILED failed"
-        if [ "$LAB_FAILED" -ne 0 ]; then
+        if ! checks_summary; then
                 echo "--- daemon log (tail):"
                 tail -40 "$T/daemon.log" 2>/dev/null || true
                 return 1
