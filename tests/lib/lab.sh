@@ -8,8 +8,10 @@
 #   unmanaged  skfp-c1     198.19.1.0/24  2001:db8:2::/64   198.18.0.20  2001:db8::20   (veth)
 #   layer 3    skfp-t0     198.19.2.0/24  2001:db8:3::/64   198.18.0.30  2001:db8::30   (tun, lab_tun)
 #
-#   . tests/lib/daemon.sh; . tests/lib/lab.sh
-#   skfp_env_init NAME; lab_init      # namespaces, links, routes, world servers ($T/world.log)
+#   . tests/lib/lab.sh                # (sources daemon.sh)
+#   lab_env NAME                      # skfp_env_init NAME and lab_init: namespaces, links,
+#                                     # routes, world servers ($T/world.log); LAB_ACCEPT_LOCAL
+#                                     # is the client's accept_local before the daemon
 #   lab_tun                           # adds the layer-3 path
 #   in_client CMD..., in_world CMD...
 #   lab_py ARGS...                    # labnet.py in the client namespace
@@ -17,6 +19,9 @@
 #                                     # would be a subshell and kill would miss python)
 #   lab_stats                         # SIGUSR1 to the daemon, prints its latest statistics lines
 #   lab_stat Relay|Intercept NAME     # one counter of the latest statistics, e.g. Relay connections_total
+
+# shellcheck source-path=SCRIPTDIR source=daemon.sh
+[ -n "${SKFP_TOP:-}" ] || . "$(dirname "${BASH_SOURCE[0]}")/daemon.sh"
 
 LAB_PY=/usr/bin/python3
 LAB_NET="$SKFP_TOP/tests/lib/labnet.py"
@@ -87,6 +92,12 @@ lab_init() {
         # shellcheck disable=SC2034 # stopped by lab_cleanup (skfp_stop_pid)
         LAB_WORLD_PID=$!
         lab_wait_for "$T/world.out" ready
+        LAB_ACCEPT_LOCAL=$(in_client cat /proc/sys/net/ipv4/conf/lo/accept_local)
+}
+
+lab_env() { # NAME
+        skfp_env_init "$1"
+        lab_init
 }
 
 lab_tun() {
@@ -189,14 +200,14 @@ lab_client() { # RELAYED MODE HOST PORT ARGS...
 }
 
 # After the daemon stopped: nothing of it is left in the client namespace or the kernel.
-lab_check_clean() { # ACCEPT_LOCAL_BEFORE
-        local link prog bad=0
+lab_check_clean() { # [ACCEPT_LOCAL_BEFORE, default LAB_ACCEPT_LOCAL]
+        local link prog bad=0 accept_local=${1:-$LAB_ACCEPT_LOCAL}
         if ip -n "$NS" rule | grep -q "lookup $LAB_TABLE"; then echo "     IPv4 rule left"; bad=1; fi
         if ip -n "$NS" -6 rule | grep -q "lookup $LAB_TABLE"; then echo "     IPv6 rule left"; bad=1; fi
         if [ -n "$(ip -n "$NS" route show table "$LAB_TABLE" 2>/dev/null)" ]; then echo "     IPv4 route left"; bad=1; fi
         if [ -n "$(ip -n "$NS" -6 route show table "$LAB_TABLE" 2>/dev/null)" ]; then echo "     IPv6 route left"; bad=1; fi
-        if [ "$(in_client cat /proc/sys/net/ipv4/conf/lo/accept_local)" != "$1" ]; then
-                echo "     accept_local not restored to $1"; bad=1
+        if [ "$(in_client cat /proc/sys/net/ipv4/conf/lo/accept_local)" != "$accept_local" ]; then
+                echo "     accept_local not restored to $accept_local"; bad=1
         fi
         if tc -n "$NS" qdisc show | grep -q clsact; then echo "     clsact qdisc left"; bad=1; fi
         if tc -n "$NS" filter show dev lo ingress 2>/dev/null | grep -q .; then echo "     tc filter left"; bad=1; fi
