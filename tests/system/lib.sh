@@ -81,6 +81,8 @@ skfp_sys_boot() {
                 binds+=("--bind-ro=$f:$rel")
         done < <(find "$DESTDIR" \( -type f -o -type l \) -print0)
         binds+=("--bind-ro=$SKFP_TOP/tests/system/scenarios:/skfp-test")
+        # the helpers shared with the host's tests (check.sh, stream.sh): /skfp-lib
+        binds+=("--bind-ro=$SKFP_TOP/tests/lib:/skfp-lib")
         # test helpers built for the scenarios (not installed): /skfp-bin/NAME
         for f in "$SKFP_BUILD"/tests/*/skfp-*; do
                 [ -f "$f" ] && [ -x "$f" ] && binds+=("--bind-ro=$f:/skfp-bin/${f##*/}")
