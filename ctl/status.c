@@ -251,6 +251,13 @@ void status_print_text(FILE *f, const Status *s)
         }
 }
 
+/* "key":"value", after a comma unless it is the first field of its object */
+static void json_field(FILE *f, bool first, const char *key, const char *value)
+{
+        fprintf(f, "%s\"%s\":", first ? "" : ",", key);
+        json_string(f, value);
+}
+
 void status_print_json(FILE *f, const Status *s)
 {
         fprintf(f, "{\"version\":");
@@ -271,8 +278,8 @@ void status_print_json(FILE *f, const Status *s)
         if (s->has_port_modes) {
                 fprintf(f, ",\"port_modes\":[");
                 for (size_t i = 0; i < s->n_port_modes; i++) {
-                        fprintf(f, "%s{\"port\":%u,\"mode\":", i ? "," : "", s->port_modes[i].port);
-                        json_string(f, s->port_modes[i].mode);
+                        fprintf(f, "%s{\"port\":%u", i ? "," : "", s->port_modes[i].port);
+                        json_field(f, false, "mode", s->port_modes[i].mode);
                         fputc('}', f);
                 }
                 fputc(']', f);
@@ -280,12 +287,10 @@ void status_print_json(FILE *f, const Status *s)
         if (s->has_runtime_changes) {
                 fprintf(f, ",\"runtime_changes\":[");
                 for (size_t i = 0; i < s->n_changes; i++) {
-                        fprintf(f, "%s{\"setting\":", i ? "," : "");
-                        json_string(f, s->changes[i].setting);
-                        fprintf(f, ",\"value\":");
-                        json_string(f, s->changes[i].value);
-                        fprintf(f, ",\"change\":");
-                        json_string(f, s->changes[i].change);
+                        fputs(i ? ",{" : "{", f);
+                        json_field(f, true, "setting", s->changes[i].setting);
+                        json_field(f, false, "value", s->changes[i].value);
+                        json_field(f, false, "change", s->changes[i].change);
                         fputc('}', f);
                 }
                 fputc(']', f);
@@ -293,8 +298,8 @@ void status_print_json(FILE *f, const Status *s)
         if (s->has_trusted_cgroups) {
                 fprintf(f, ",\"trusted_cgroups\":[");
                 for (size_t i = 0; i < s->n_cgroups; i++) {
-                        fprintf(f, "%s{\"path\":", i ? "," : "");
-                        json_string(f, s->cgroups[i].path);
+                        fputs(i ? ",{" : "{", f);
+                        json_field(f, true, "path", s->cgroups[i].path);
                         fprintf(f, ",\"id\":%" PRIu64 ",\"present\":%s}", s->cgroups[i].id,
                                 s->cgroups[i].present ? "true" : "false");
                 }

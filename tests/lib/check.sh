@@ -3,6 +3,8 @@
 #   check DESCRIPTION CMD...   runs CMD: "ok   DESCRIPTION" or "FAIL DESCRIPTION"
 #   ok DESCRIPTION / fail DESCRIPTION   a result decided by the caller
 #   checks_summary             "N passed, M failed"; fails when any check failed
+#   finish                     checks_summary, and exit with its result
+#   skip REASON                "SKIP: REASON", exit 77 (the test cannot run here)
 # SKFP_PASSED and SKFP_FAILED hold the counts.
 
 SKFP_PASSED=0
@@ -27,4 +29,14 @@ check() {
 checks_summary() {
         echo "$SKFP_PASSED passed, $SKFP_FAILED failed"
         [ "$SKFP_FAILED" -eq 0 ]
+}
+
+finish() {
+        checks_summary
+        exit $?
+}
+
+skip() {
+        echo "SKIP: $*"
+        exit 77
 }

@@ -1,19 +1,9 @@
 # shellcheck shell=bash
-# Shared by the static checks: ok/fail/check (tests/lib/check.sh), skip, finish and the installed tree.
+# Shared by the static checks: ok/fail/check, skip and finish (tests/lib/check.sh) and the installed tree.
 SKFP_TOP=${SKFP_SOURCE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 SKFP_BUILD=${SKFP_BUILD_ROOT:-$SKFP_TOP/build}
 # shellcheck source-path=SCRIPTDIR source=../lib/check.sh
 . "$SKFP_TOP/tests/lib/check.sh"
-
-skip() {
-        echo "SKIP: $*"
-        exit 77
-}
-
-finish() {
-        checks_summary
-        exit $?
-}
 
 # install_tree NAME: meson install --destdir into a directory of the build tree of this test's
 # own (tests run in parallel), printed.

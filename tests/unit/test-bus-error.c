@@ -42,21 +42,27 @@ static void test_exit_codes_without_reply(void)
 
 static void test_error_names_map_to_errno(void)
 {
-        sd_bus_error e = SD_BUS_ERROR_NULL;
+        static const struct {
+                const char *name;
+                int error;
+        } map[] = {
+                { SKFP_ERROR_NOT_MANAGED, ENOENT },
+                { SKFP_ERROR_LIMIT_EXCEEDED, E2BIG },
+                { SKFP_ERROR_INVALID_PORT, EINVAL },
+                { SKFP_ERROR_INVALID_INTERFACE_NAME, EINVAL },
+                { SKFP_ERROR_FAILED, EIO },
+                { SKFP_ERROR_INVALID_CGROUP, EINVAL },
+        };
 
         ASSERT(sd_bus_error_add_map(skfastpath_error_map) >= 0);
-        ASSERT_EQ(sd_bus_error_set(&e, SKFP_ERROR_NOT_MANAGED, "x"), -ENOENT);
-        sd_bus_error_free(&e);
-        ASSERT_EQ(sd_bus_error_set(&e, SKFP_ERROR_LIMIT_EXCEEDED, "x"), -E2BIG);
-        sd_bus_error_free(&e);
-        ASSERT_EQ(sd_bus_error_set(&e, SKFP_ERROR_INVALID_PORT, "x"), -EINVAL);
-        sd_bus_error_free(&e);
-        ASSERT_EQ(sd_bus_error_set(&e, SKFP_ERROR_INVALID_INTERFACE_NAME, "x"), -EINVAL);
-        sd_bus_error_free(&e);
-        ASSERT_EQ(sd_bus_error_set(&e, SKFP_ERROR_FAILED, "x"), -EIO);
-        sd_bus_error_free(&e);
-        ASSERT_EQ(sd_bus_error_set(&e, SKFP_ERROR_INVALID_CGROUP, "x"), -EINVAL);
-        sd_bus_error_free(&e);
+        for (size_t i = 0; i < ELEMENTSOF(map); i++) {
+                sd_bus_error e = SD_BUS_ERROR_NULL;
+                int r = sd_bus_error_set(&e, map[i].name, "x");
+
+                sd_bus_error_free(&e);
+                if (r != -map[i].error)
+                        FAIL("%s maps to %d, not -%d", map[i].name, r, map[i].error);
+        }
 }
 
 static void test_interface_name_reasons(void)

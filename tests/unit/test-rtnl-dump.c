@@ -120,29 +120,26 @@ static void test_first_dump(void)
 static void test_lost_events_during_a_dump(void)
 {
         _cleanup_(fixture_done) Fixture f = {};
-        unsigned seq1, seq2, seq3;
-        Rtnl *r;
+        unsigned seq2, seq3;
 
         start(&f);
         if (!f.seq)
                 return;
-        r = f.r;
-        seq1 = f.seq;
-        feed_link(r, seq1, 1, "lo");
-        rtnl_overflowed(r);
+        feed_link(f.r, f.seq, 1, "lo");
+        rtnl_overflowed(f.r);
         ASSERT_STREQ(f.e.log, "SNS");
-        seq2 = rtnl_dump_seq(r);
-        ASSERT(seq2 != 0 && seq2 != seq1);
-        feed_error(r, seq2, -EBUSY);
-        ASSERT_EQ(rtnl_dump_seq(r), 0u);
-        ASSERT_STREQ(f.e.log, "SNS");          /* nothing passed on for the refusal */
-        feed_link(r, seq1, 5, "eth0");       /* the rest of the first dump */
-        feed_done(r, seq1);
-        ASSERT_STREQ(f.e.log, "SNSNS");        /* its end asked again, and closed nothing */
-        seq3 = rtnl_dump_seq(r);
+        seq2 = rtnl_dump_seq(f.r);
+        ASSERT(seq2 != 0 && seq2 != f.seq);
+        feed_error(f.r, seq2, -EBUSY);
+        ASSERT_EQ(rtnl_dump_seq(f.r), 0u);
+        ASSERT_STREQ(f.e.log, "SNS");           /* nothing passed on for the refusal */
+        feed_link(f.r, f.seq, 5, "eth0");       /* the rest of the first dump */
+        feed_done(f.r, f.seq);
+        ASSERT_STREQ(f.e.log, "SNSNS");         /* its end asked again, and closed nothing */
+        seq3 = rtnl_dump_seq(f.r);
         ASSERT(seq3 != 0 && seq3 != seq2);
-        feed_link(r, seq3, 5, "eth0");
-        feed_done(r, seq3);
+        feed_link(f.r, seq3, 5, "eth0");
+        feed_done(f.r, seq3);
         ASSERT_STREQ(f.e.log, "SNSNSND");
 }
 
@@ -164,24 +161,21 @@ static void test_enobufs_answer_keeps_the_dump(void)
 static void test_stale_and_failed(void)
 {
         _cleanup_(fixture_done) Fixture f = {};
-        unsigned seq1, seq2;
-        Rtnl *r;
+        unsigned seq2;
 
         start(&f);
         if (!f.seq)
                 return;
-        r = f.r;
-        seq1 = f.seq;
-        rtnl_overflowed(r);
-        seq2 = rtnl_dump_seq(r);
-        feed_error(r, seq1, -EBUSY);         /* about the abandoned request: ignored */
-        ASSERT_EQ(rtnl_dump_seq(r), seq2);
-        feed_done(r, seq1);                  /* the abandoned dump's end */
+        rtnl_overflowed(f.r);
+        seq2 = rtnl_dump_seq(f.r);
+        feed_error(f.r, f.seq, -EBUSY);         /* about the abandoned request: ignored */
+        ASSERT_EQ(rtnl_dump_seq(f.r), seq2);
+        feed_done(f.r, f.seq);                  /* the abandoned dump's end */
         ASSERT_STREQ(f.e.log, "SS");
-        ASSERT_EQ(rtnl_dump_seq(r), seq2);
-        feed_error(r, seq2, -ENOMEM);        /* the dump asked for failed: nothing to close */
-        ASSERT_EQ(rtnl_dump_seq(r), 0u);
-        feed_done(r, seq2);
+        ASSERT_EQ(rtnl_dump_seq(f.r), seq2);
+        feed_error(f.r, seq2, -ENOMEM);         /* the dump asked for failed: nothing to close */
+        ASSERT_EQ(rtnl_dump_seq(f.r), 0u);
+        feed_done(f.r, seq2);
         ASSERT_STREQ(f.e.log, "SS");
 }
 

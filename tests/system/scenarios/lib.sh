@@ -13,16 +13,6 @@ BUS_DEST=org.skfastpath1
 BUS_PATH=/org/skfastpath1
 BUS_IFACE=org.skfastpath1.Manager
 
-skip() {
-        echo "SKIP: $*"
-        exit 77
-}
-
-finish() {
-        checks_summary
-        exit $?
-}
-
 # A fatal failure: the rest of the scenario cannot run.
 die() {
         fail "$*"
