@@ -183,19 +183,26 @@ async def echo_one(host, port, size, seed):
     return lport
 
 
-async def digest_one(host, port, size):
-    reader, writer = await open_conn(host, port)
-    lport = local_port(writer)
+async def send_pattern(writer, size, seed):
+    """Sends SIZE bytes of the pattern SEED, then half-closes; returns their sha256 (hex). Shared
+    with soaknet.py."""
     sent = hashlib.sha256()
-    for chunk in pattern_chunks(size, size):
+    for chunk in pattern_chunks(size, seed):
         sent.update(chunk)
         writer.write(chunk)
         await writer.drain()
     writer.write_eof()
+    return sent.hexdigest()
+
+
+async def digest_one(host, port, size):
+    reader, writer = await open_conn(host, port)
+    lport = local_port(writer)
+    digest = await send_pattern(writer, size, size)
     line = await asyncio.wait_for(reader.readline(), TIMEOUT)
     rest = await asyncio.wait_for(reader.read(), TIMEOUT)
     writer.close()
-    want = f"{size} {sent.hexdigest()}\n".encode()
+    want = f"{size} {digest}\n".encode()
     if line != want or rest:
         raise AssertionError(f"digest answer {line!r}{rest!r}, expected {want!r}")
     return lport

@@ -20,7 +20,6 @@ world servers of tests/lib/labnet.py. Every wait is bounded in time.
 """
 import argparse
 import asyncio
-import hashlib
 import json
 import os
 import random
@@ -29,7 +28,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from labnet import CHUNK, echo_stream, open_conn, pattern_chunks, serve_echo  # noqa: E402
+from labnet import CHUNK, echo_stream, open_conn, send_pattern, serve_echo  # noqa: E402
 
 TIMEOUT = 60
 
@@ -300,14 +299,9 @@ class Soak:
         reader, writer = await open_conn(host, port, timeout)
         lport = writer.get_extra_info("sockname")[1]
         try:
-            sent = hashlib.sha256()
-            for chunk in pattern_chunks(size, seed):
-                sent.update(chunk)
-                writer.write(chunk)
-                await writer.drain()
-            writer.write_eof()
+            digest = await send_pattern(writer, size, seed)
             answer = await asyncio.wait_for(reader.read(), timeout)
-            want = f"{size} {sent.hexdigest()}\n".encode()
+            want = f"{size} {digest}\n".encode()
             if answer != want:
                 raise Failure(f"digest answer {answer[:80]!r}, expected {want!r}")
         finally:
