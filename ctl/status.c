@@ -258,6 +258,39 @@ static void json_field(FILE *f, bool first, const char *key, const char *value)
         json_string(f, value);
 }
 
+static void json_port_mode(FILE *f, const Status *s, size_t i)
+{
+        fprintf(f, "\"port\":%u", s->port_modes[i].port);
+        json_field(f, false, "mode", s->port_modes[i].mode);
+}
+
+static void json_change(FILE *f, const Status *s, size_t i)
+{
+        json_field(f, true, "setting", s->changes[i].setting);
+        json_field(f, false, "value", s->changes[i].value);
+        json_field(f, false, "change", s->changes[i].change);
+}
+
+static void json_cgroup(FILE *f, const Status *s, size_t i)
+{
+        json_field(f, true, "path", s->cgroups[i].path);
+        fprintf(f, ",\"id\":%" PRIu64 ",\"present\":%s", s->cgroups[i].id,
+                s->cgroups[i].present ? "true" : "false");
+}
+
+/* ,"key":[{...},...]: n objects, each written by element */
+static void json_objects(FILE *f, const char *key, const Status *s, size_t n,
+                         void (*element)(FILE *f, const Status *s, size_t i))
+{
+        fprintf(f, ",\"%s\":[", key);
+        for (size_t i = 0; i < n; i++) {
+                fputs(i ? ",{" : "{", f);
+                element(f, s, i);
+                fputc('}', f);
+        }
+        fputc(']', f);
+}
+
 void status_print_json(FILE *f, const Status *s)
 {
         fprintf(f, "{\"version\":");
@@ -275,36 +308,12 @@ void status_print_json(FILE *f, const Status *s)
         for (size_t i = 0; i < s->n_ports; i++)
                 fprintf(f, "%s%u", i ? "," : "", s->ports[i]);
         fprintf(f, "]");
-        if (s->has_port_modes) {
-                fprintf(f, ",\"port_modes\":[");
-                for (size_t i = 0; i < s->n_port_modes; i++) {
-                        fprintf(f, "%s{\"port\":%u", i ? "," : "", s->port_modes[i].port);
-                        json_field(f, false, "mode", s->port_modes[i].mode);
-                        fputc('}', f);
-                }
-                fputc(']', f);
-        }
-        if (s->has_runtime_changes) {
-                fprintf(f, ",\"runtime_changes\":[");
-                for (size_t i = 0; i < s->n_changes; i++) {
-                        fputs(i ? ",{" : "{", f);
-                        json_field(f, true, "setting", s->changes[i].setting);
-                        json_field(f, false, "value", s->changes[i].value);
-                        json_field(f, false, "change", s->changes[i].change);
-                        fputc('}', f);
-                }
-                fputc(']', f);
-        }
-        if (s->has_trusted_cgroups) {
-                fprintf(f, ",\"trusted_cgroups\":[");
-                for (size_t i = 0; i < s->n_cgroups; i++) {
-                        fputs(i ? ",{" : "{", f);
-                        json_field(f, true, "path", s->cgroups[i].path);
-                        fprintf(f, ",\"id\":%" PRIu64 ",\"present\":%s}", s->cgroups[i].id,
-                                s->cgroups[i].present ? "true" : "false");
-                }
-                fputc(']', f);
-        }
+        if (s->has_port_modes)
+                json_objects(f, "port_modes", s, s->n_port_modes, json_port_mode);
+        if (s->has_runtime_changes)
+                json_objects(f, "runtime_changes", s, s->n_changes, json_change);
+        if (s->has_trusted_cgroups)
+                json_objects(f, "trusted_cgroups", s, s->n_cgroups, json_cgroup);
         fprintf(f, "}\n");
 }
 
