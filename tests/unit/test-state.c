@@ -298,6 +298,14 @@ static void load_quietly(const char *dir, Config *c, int *ret)
         close(null);
 }
 
+/* dir's state file, or NULL */
+static char *state_path(const char *dir)
+{
+        char *path = NULL;
+
+        return dir && asprintf(&path, "%s/state", dir) > 0 ? path : NULL;
+}
+
 /* Writes text as dir's state file (path) and loads it into c: the load succeeds and the file is
  * kept aside; *ret_kept is how many are kept aside now (-1 when a check failed). */
 static void load_kept_aside(const char *dir, const char *path, const char *text, Config *c, int *ret_kept)
@@ -314,12 +322,11 @@ static void load_kept_aside(const char *dir, const char *path, const char *text,
 
 static void test_state_corrupt_kept_aside(void)
 {
-        _cleanup_free_ char *dir = make_tmpdir(), *path = NULL;
+        _cleanup_free_ char *dir = make_tmpdir(), *path = state_path(dir);
         Config c;
         int kept;
 
-        ASSERT(dir);
-        ASSERT(asprintf(&path, "%s/state", dir) > 0);
+        ASSERT(path);
         config_init(&c);
         config_add_port(&c, 22, PORT_MODE_FASTPATH);
 
@@ -338,12 +345,11 @@ static void test_state_over_limit_kept_aside(void)
 {
         static const char *const state =
                 "Version=1\nInterfaces=a b c\nPorts=1 2\nInterceptOnlyPorts=\nFastpath=no\n";
-        _cleanup_free_ char *dir = make_tmpdir(), *path = NULL;
+        _cleanup_free_ char *dir = make_tmpdir(), *path = state_path(dir);
         Config c;
         int kept;
 
-        ASSERT(dir);
-        ASSERT(asprintf(&path, "%s/state", dir) > 0);
+        ASSERT(path);
         config_init(&c);
         c.max_interfaces = 2;
         load_kept_aside(dir, path, state, &c, &kept);
