@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 
+#include "datapath.h"
 #include "handover.h"
 #include "relay.h"
 
@@ -707,6 +708,11 @@ static int relay_add_listener(Relay *r, int fd, bool own)
         if (getsockname(fd, (struct sockaddr *) &l->addr, &len) < 0)
                 return log_error_errno(errno, "Failed to read the listener's address: %m");
         sockaddr_fold_v4mapped(&l->addr, &len);
+        /* own, passed by systemd or handed over: the sockets every listener accepts are fastpath
+         * receivers, and only these (skfastpathd(8), HAZARDS) */
+        q = datapath_listener_set_mark(fd, r->bypass_mark);
+        if (q < 0)
+                return log_error_errno(q, "Failed to set the bypass mark on the listener: %m");
         q = sd_event_add_io(r->event, &l->source, fd, EPOLLIN, on_listener, r);
         if (q < 0)
                 return log_error_errno(q, "Failed to watch the listener: %m");

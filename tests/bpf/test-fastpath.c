@@ -126,6 +126,7 @@ struct setup {
         Config config;
         Datapath *dp;
         char pin_dir[4200];
+        bool untrusted;         /* the shipped default: the test's cgroup is not a declared receiver */
 };
 
 static void setup_config(struct setup *s)
@@ -137,9 +138,27 @@ static void setup_config(struct setup *s)
         s->config.log_level = LOG_LEVEL_WARNING;
 }
 
+/* The test's sockets as declared receivers: its cgroup is trusted, so that both ends of a pair
+ * may receive redirected data (as every peer could before receivers were declared). */
+static int trust_test_cgroup(struct setup *s, bool trusted)
+{
+        uint64_t id;
+        int r;
+
+        r = datapath_cgroup_id(cgroup_dir + strlen(cgroup_root), &id);
+        if (r < 0)
+                return r;
+        return datapath_set_trusted_cgroups(s->dp, &id, trusted ? 1 : 0);
+}
+
 static int setup_start(struct setup *s)
 {
-        return datapath_new(&s->dp, &s->config);
+        int r;
+
+        r = datapath_new(&s->dp, &s->config);
+        if (r < 0 || s->untrusted)
+                return r;
+        return trust_test_cgroup(s, true);
 }
 
 static void setup_done(struct setup *s)
@@ -1149,7 +1168,7 @@ static int restart_adopts(struct setup *s, int arg, PortMode mode)
         CHECK(id_after != id_before);
         CHECK_OK(pinned_link_prog_id(s->pin_dir, &link_id));
         CHECK_EQ_U64(link_id, id_after);
-        CHECK_EQ_U64(pin_dir_count(s->pin_dir), 6);
+        CHECK_EQ_U64(pin_dir_count(s->pin_dir), DATAPATH_N_PINNED);
         CHECK_OK(sockhash_msg_prog(s->pin_dir, &msg_after));
         CHECK(msg_after != msg_before);
 
@@ -1220,7 +1239,7 @@ static int restart_reconfigured(struct setup *s, int arg, PortMode mode)
         n = 8;
         CHECK_OK(cgroup_sockops_progs(cgroup_other, ids, &n));
         CHECK_EQ_U64(n, 1);
-        CHECK_EQ_U64(pin_dir_count(s->pin_dir), 6);
+        CHECK_EQ_U64(pin_dir_count(s->pin_dir), DATAPATH_N_PINNED);
 
         /* The old connection still runs through the old (replaced) sockhash. */
         CHECK_OK(stats(s, &a));
@@ -1243,7 +1262,7 @@ static int test_unpin_leaves_nothing(void)
 
         setup_config(&s);
         CHECK_OK(setup_start(&s));
-        CHECK_EQ_U64(pin_dir_count(s.pin_dir), 6);
+        CHECK_EQ_U64(pin_dir_count(s.pin_dir), DATAPATH_N_PINNED);
         datapath_unpin(s.dp);
         s.dp = datapath_free(s.dp);
         CHECK(access(s.pin_dir, F_OK) < 0 && errno == ENOENT);
@@ -1440,7 +1459,7 @@ int main(int argc, char *argv[])
                 return 77;
         }
         log_set_prefix(false);
-        log_set_max_level(LOG_LEVEL_WARNING);
+        log_set_max_level(getenv("SKFP_TEST_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARNING);
 
         atexit(cleanup);
         signal(SIGINT, on_signal);
