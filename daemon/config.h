@@ -47,6 +47,8 @@ typedef struct Config {
         uint64_t pass_large_writes; /* 0: off */
         char **trusted_cgroups;     /* paths below the cgroup2 root, "/a/b" */
         size_t n_trusted_cgroups;
+        bool state_has_trusted_ports;   /* state.c: the state file had TrustedPorts= */
+        bool state_has_trusted_cgroups; /* and TrustedCgroups= (files of older versions lack them) */
 
         /* [Manager] */
         uint32_t max_ports;

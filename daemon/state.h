@@ -10,8 +10,11 @@
  *   Ports=80 443                     (may be empty)
  *   InterceptOnlyPorts=5201          (may be empty)
  *   Fastpath=yes
+ *   TrustedPorts=8080                (may be empty; optional, as files before it lack it)
+ *   TrustedCgroups=/system.slice/x.service   (may be empty; optional)
  *
- * Every key must appear exactly once, Version= first; anything else is corrupt. */
+ * Every key must appear exactly once (the optional ones at most once), Version= first; anything
+ * else is corrupt. */
 #pragma once
 
 #include <stdio.h>
