@@ -10,6 +10,7 @@
 #define SKFP_ERROR_NOT_MANAGED "org.skfastpath1.Error.NotManaged"
 #define SKFP_ERROR_LIMIT_EXCEEDED "org.skfastpath1.Error.LimitExceeded"
 #define SKFP_ERROR_FAILED "org.skfastpath1.Error.Failed"
+#define SKFP_ERROR_INVALID_CGROUP "org.skfastpath1.Error.InvalidCgroup"
 
 extern const sd_bus_error_map skfastpath_error_map[];
 
@@ -25,6 +26,7 @@ enum {
         SKFP_EXIT_ACCESS_DENIED = 7,          /* org.freedesktop.DBus.Error.AccessDenied */
         SKFP_EXIT_AUTH_REQUIRED = 8,          /* ...InteractiveAuthorizationRequired */
         SKFP_EXIT_UNREACHABLE = 9,            /* no bus, or the daemon is not running */
+        SKFP_EXIT_INVALID_CGROUP = 10,        /* org.skfastpath1.Error.InvalidCgroup */
 };
 
 /* The exit code for a failed call: by error name, else by errno (-r, for failures before any

@@ -308,7 +308,9 @@ int manager_start(Manager *m)
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the sockmap fastpath: %m");
 
-        r = manager_start_intercept(m);
+        r = manager_fastpath_start(m);
+        if (r >= 0)
+                r = manager_start_intercept(m);
         if (r < 0) {
                 if (!datapath_is_adopted(m->datapath))
                         datapath_unpin(m->datapath);
@@ -492,6 +494,12 @@ static size_t statistics_from_datapath(ManagerStatistic *t, const DatapathStatis
         t[n++] = (ManagerStatistic) { "fastpath-insert-failures", s->insert_failed };
         t[n++] = (ManagerStatistic) { "fastpath-skipped-bypass", s->skipped_mark };
         t[n++] = (ManagerStatistic) { "tracked-sockets", s->tracked_sockets };
+        t[n++] = (ManagerStatistic) { "fastpath-receivers", s->receivers };
+        t[n++] = (ManagerStatistic) { "fastpath-passed-bound", s->passed_bound };
+        t[n++] = (ManagerStatistic) { "fastpath-passed-unbounded", s->passed_unbounded };
+        t[n++] = (ManagerStatistic) { "fastpath-passed-spliced", s->passed_spliced };
+        t[n++] = (ManagerStatistic) { "fastpath-spliced", s->spliced };
+        t[n++] = (ManagerStatistic) { "splice-detection", s->splice_detection };
         return n;
 }
 

@@ -60,6 +60,17 @@ int manager_add_port(Manager *m, uint16_t port);
 int manager_remove_port(Manager *m, uint16_t port);
 int manager_set_fastpath(Manager *m, bool enabled);
 
+/* manager-fastpath.c: fastpath receivers. -ENOENT: port not managed / cgroup not trusted. */
+int manager_set_port_mode(Manager *m, uint16_t port, PortMode mode);
+int manager_add_trusted_cgroup(Manager *m, const char *path);
+int manager_remove_trusted_cgroup(Manager *m, const char *path);
+/* The cgroup's id now, 0 and not present while it does not exist. */
+void manager_trusted_cgroup_status(Manager *m, const char *path, uint64_t *ret_id, bool *ret_present);
+/* Re-resolves the trusted cgroup paths (a re-created cgroup has a new id). */
+int manager_sync_trusted_cgroups(Manager *m);
+/* After the datapath is up: trusted cgroups, and the splice reports on the event loop. */
+int manager_fastpath_start(Manager *m);
+
 /* Emits PropertiesChanged for Interfaces when the kernel changed a managed link. */
 void manager_emit_interfaces_changed(Manager *m);
 
