@@ -4,8 +4,10 @@
  * with splice() would not see redirected bytes. The first splice on a receiver flags it (sk_msg
  * then passes every connection that sends to it, for good), counts it and reports the program
  * once through a ring buffer. A receiver is found by its key (as sockops built it), read from
- * the socket with CO-RE. Loaded apart from fastpath.bpf.c (whose `queues` and `counters` maps
- * it reuses by fd): a kernel without kprobes keeps the fastpath, without this net. */
+ * the socket with CO-RE. Where kprobes are missing, a raw tracepoint on system call entry does
+ * the same for splice(2) (below). Loaded apart from fastpath.bpf.c (whose `queues` and
+ * `counters` maps it reuses by fd): a kernel that can do neither keeps the fastpath, without
+ * this net. */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
@@ -69,19 +71,17 @@ static __always_inline struct skfp_queue *receiver_queue(struct sock *sk)
         return bpf_map_lookup_elem(&queues, &k);
 }
 
-SEC("kprobe/tcp_splice_read")
-int BPF_KPROBE(skfp_splice_read, struct socket *sock)
+/* The first splice() on a receiver: flag, count, report. */
+static __always_inline void splice_seen(struct sock *sk)
 {
         struct skfp_splice_event *e;
         struct skfp_queue *q;
-        struct sock *sk;
         __u32 idx = SKFP_FP_SPLICED;
         __u64 *v;
 
-        sk = BPF_CORE_READ(sock, sk);
         q = receiver_queue(sk);
         if (!q || (q->flags & SKFP_QUEUE_F_SPLICED))
-                return 0;
+                return;
         q->flags |= SKFP_QUEUE_F_SPLICED; /* two splicers at once may both report: harmless */
 
         v = bpf_map_lookup_elem(&counters, &idx);
@@ -89,12 +89,55 @@ int BPF_KPROBE(skfp_splice_read, struct socket *sock)
                 *v += 1;
         e = bpf_ringbuf_reserve(&splice_events, sizeof(*e), 0);
         if (!e)
-                return 0;
+                return;
         e->pid = bpf_get_current_pid_tgid() >> 32;
         e->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
         e->remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
         bpf_get_current_comm(e->comm, sizeof(e->comm));
         bpf_ringbuf_submit(e, 0);
+}
+
+SEC("kprobe/tcp_splice_read")
+int BPF_KPROBE(skfp_splice_read, struct socket *sock)
+{
+        splice_seen(BPF_CORE_READ(sock, sk));
+        return 0;
+}
+
+/* The fallback where kprobes are missing: the splice(2) system call, its input fd resolved to a
+ * socket through the calling task's file table. It runs at every system call entry of the host
+ * (one comparison unless it is splice), so it is only loaded when the kprobe cannot attach. */
+const volatile long splice_nr = -1;
+
+#define S_IFMT 0170000
+#define S_IFSOCK 0140000
+
+SEC("raw_tracepoint/sys_enter")
+int skfp_splice_syscall(struct bpf_raw_tracepoint_args *ctx)
+{
+        struct task_struct *task;
+        struct pt_regs *regs;
+        struct file **fds, *file = NULL;
+        struct socket *sock;
+        unsigned int max_fds;
+        int fd;
+
+        if ((long) ctx->args[1] != splice_nr)
+                return 0;
+        regs = (struct pt_regs *) ctx->args[0];
+        fd = (int) PT_REGS_PARM1_CORE_SYSCALL(regs);
+        task = (struct task_struct *) bpf_get_current_task();
+        max_fds = BPF_CORE_READ(task, files, fdt, max_fds);
+        if (fd < 0 || (unsigned int) fd >= max_fds)
+                return 0;
+        fds = BPF_CORE_READ(task, files, fdt, fd);
+        if (!fds || bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) < 0 || !file)
+                return 0;
+        if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+                return 0;
+        sock = BPF_CORE_READ(file, private_data);
+        if (sock)
+                splice_seen(BPF_CORE_READ(sock, sk));
         return 0;
 }
 

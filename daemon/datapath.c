@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -412,18 +413,20 @@ static int on_splice_event(void *ctx, void *data, size_t size)
         return 0;
 }
 
-/* The safety net is optional: without it the fastpath runs, and the statistics say so. */
-static void splice_attach(Datapath *d)
+static int splice_try(Datapath *d, bool syscall)
 {
         int r;
 
-        d->splice_state = SPLICE_DETECTION_FAILED;
         d->splice = receiver_bpf__open();
-        if (!d->splice) {
-                log_warning_errno(errno, "Failed to open the splice detection program, running without it: %m");
-                return;
-        }
-        r = bpf_map__reuse_fd(d->splice->maps.counters, bpf_map__fd(d->skel->maps.counters));
+        if (!d->splice)
+                return -errno;
+        /* the kprobe, or the system call fallback: one of them */
+        r = bpf_program__set_autoload(d->splice->progs.skfp_splice_read, !syscall);
+        if (r >= 0)
+                r = bpf_program__set_autoload(d->splice->progs.skfp_splice_syscall, syscall);
+        d->splice->rodata->splice_nr = SYS_splice;
+        if (r >= 0)
+                r = bpf_map__reuse_fd(d->splice->maps.counters, bpf_map__fd(d->skel->maps.counters));
         if (r >= 0)
                 r = bpf_map__reuse_fd(d->splice->maps.queues, bpf_map__fd(d->skel->maps.queues));
         if (r >= 0)
@@ -437,13 +440,30 @@ static void splice_attach(Datapath *d)
                         r = -errno;
         }
         if (r < 0) {
-                log_warning_errno(r, "Failed to load or attach the splice detection (kprobe on tcp_splice_read), "
-                                  "running without it: a declared receiver read with splice() is not "
-                                  "detected (see HAZARDS in skfastpathd(8)): %m");
                 ring_buffer__free(d->splice_events);
                 d->splice_events = NULL;
                 receiver_bpf__destroy(d->splice);
                 d->splice = NULL;
+        }
+        return r;
+}
+
+/* The safety net is optional: without it the fastpath runs, and the statistics say so. */
+static void splice_attach(Datapath *d)
+{
+        int r;
+
+        r = splice_try(d, false);
+        if (r < 0) {
+                log_debug_errno(r, "No kprobe on tcp_splice_read (%m), trying the splice() system call.");
+                r = splice_try(d, true);
+        }
+        if (r < 0) {
+                d->splice_state = SPLICE_DETECTION_FAILED;
+                log_warning_errno(r, "Failed to load or attach the splice detection (a kprobe on tcp_splice_read, "
+                                  "or a raw tracepoint on system call entry), running without it: a declared "
+                                  "receiver read with splice() is not detected (see HAZARDS in "
+                                  "skfastpathd(8)): %m");
                 return;
         }
         d->splice_state = SPLICE_DETECTION_ON;

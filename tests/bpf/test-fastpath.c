@@ -1753,11 +1753,9 @@ static int test_trusted_splice_detected(void)
                 goto out;
         if (stats(&s, &a) < 0)
                 goto out;
+        /* a kprobe, or the raw tracepoint every kernel with BPF ring buffers has */
         if (a.splice_detection != SPLICE_DETECTION_ON) {
-                /* no kprobes on this kernel: the net is off and says so */
-                printf("    splice detection not available here (state %d): not tested\n",
-                       (int) a.splice_detection);
-                r = a.splice_detection == SPLICE_DETECTION_FAILED ? 0 : -1;
+                fprintf(stderr, "    splice detection is not running (state %d)\n", (int) a.splice_detection);
                 goto out;
         }
         datapath_set_splice_handler(s.dp, on_spliced, NULL);
