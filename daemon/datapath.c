@@ -32,6 +32,8 @@ struct Datapath {
         struct receiver_bpf *splice; /* the splice safety net, NULL when it could not load */
         struct ring_buffer *splice_events;
         SpliceDetection splice_state;
+        char spliced_comms[64][16];  /* programs already logged (one line per program) */
+        size_t n_spliced_comms;
         DatapathSpliceHandler splice_handler;
         void *splice_userdata;
 };
@@ -405,9 +407,18 @@ static int on_splice_event(void *ctx, void *data, size_t size)
         if (size < sizeof(*e))
                 return 0;
         memcpy(comm, e->comm, sizeof(e->comm));
+        for (size_t i = 0; i < d->n_spliced_comms; i++)
+                if (strncmp(d->spliced_comms[i], comm, sizeof(d->spliced_comms[i])) == 0) {
+                        log_debug("%s[%u] read a fastpath receiver on port %u with splice() (again).", comm,
+                                  e->pid, e->local_port);
+                        goto report;
+                }
+        if (d->n_spliced_comms < ELEMENTSOF(d->spliced_comms))
+                strncpy(d->spliced_comms[d->n_spliced_comms++], comm, sizeof(d->spliced_comms[0]));
         log_warning("%s[%u] read a fastpath receiver on port %u with splice(): its connections now pass "
                     "through TCP; data redirected to it before this splice may be lost (see HAZARDS in "
                     "skfastpathd(8)).", comm, e->pid, e->local_port);
+report:
         if (d->splice_handler)
                 d->splice_handler(d, e->pid, comm, e->local_port, d->splice_userdata);
         return 0;
