@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fastpath receivers through the daemon: with the shipped defaults the intercepted
 # application-to-relay hop is redirected (the relay's accepted sockets are receivers), byte-exact;
-# port modes and trusted cgroups over D-Bus (errors, properties, state file across a restart).
+# port modes and trusted cgroups over D-Bus (errors, properties, state file across a restart);
+# a splice-based transparent proxy behind Relay=no delivers every byte.
 set -euo pipefail
 . "$(dirname "$0")/../lib/daemon.sh"
 . "$SKFP_TOP/tests/lib/lab.sh"
@@ -90,6 +91,32 @@ check "after a restart PortModes still has 7 trusted" grep -qx 'a(qs) 1 7 "trust
 check "after a restart TrustedCgroups still has $rel" grep -q "\"$rel\" $id true" <(prop TrustedCgroups)
 check "splice-detection is reported (0 off, 1 on, 2 unavailable): $(counter splice-detection)" \
         grep -qx '[12]' <<<"$(counter splice-detection)"
+check "daemon stops" skfp_daemon_stop
+
+# --- a splice-based transparent proxy behind Relay=no, with the shipped defaults ---
+rm -f "$T/state/state"
+sed -i '/^\[Intercept\]/,$d' "$T/skfastpathd.conf"
+skfp_config <<CONF
+[Intercept]
+Interfaces=skfp-c0
+Ports=7
+[Listener]
+Relay=no
+CONF
+# nsenter execs python: $! is the proxy itself
+nsenter --net="/run/netns/$NS" /usr/bin/python3 "$SKFP_TOP/tests/integration/splice-proxy.py" 15001 0x1f5a0002 \
+        >"$T/proxy.out" 2>&1 &
+PROXY_PID=$!
+SKFP_CLEANUP_HOOKS+=("kill $PROXY_PID 2>/dev/null; wait $PROXY_PID 2>/dev/null")
+lab_wait_for "$T/proxy.out" ready
+skfp_daemon_start
+r0=$(counter fastpath-redirects)
+for size in 1 20 1448 65537 1048576 8388608; do
+        check "echo $size bytes through the splice proxy (IPv4), byte-exact" lab_client 1 echo 198.18.0.10 7 "$size"
+        check "echo $size bytes through the splice proxy (IPv6), byte-exact" lab_client 1 echo 2001:db8::10 7 "$size"
+done
+check "nothing was redirected into the proxy's sockets ($r0 -> $(counter fastpath-redirects))" \
+        test "$(counter fastpath-redirects)" -eq "$r0"
 check "daemon stops" skfp_daemon_stop
 
 echo "$passed passed, $failed failed"
