@@ -287,13 +287,10 @@ static __always_inline __u32 peer_verdict(struct skfp_sock_key *key, struct skfp
 
 static __always_inline int pass(__u32 state, __u32 size)
 {
+        /* the bound, splice and unbounded passes are also counted once per connection, when it
+         * takes that state (sk_msg below) */
         if (state == SKFP_CONN_PASS_MISS) {
                 count(SKFP_FP_MISSES, 1);
-        } else if (state == SKFP_CONN_PASS_BOUND || state == SKFP_CONN_PASS_SPLICED ||
-                   state == SKFP_CONN_PASS_UNBOUNDED) {
-                /* counted once, when the connection took that state */
-                count(SKFP_FP_PASSED, 1);
-                count(SKFP_FP_PASSED_BYTES, size);
         } else {
                 count(SKFP_FP_PASSED, 1);
                 count(SKFP_FP_PASSED_BYTES, size);
