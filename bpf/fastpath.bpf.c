@@ -16,7 +16,7 @@
 #define SO_MARK 36
 
 /* SO_MARK of the relay's sockets: its upstream sockets are never put into a map, the sockets its
- * listeners accept (the mark is inherited) only into `receivers` (0: none). */
+ * listeners accept (the mark is inherited) are receivers (0: none). */
 const volatile __u32 bypass_mark = 0;
 
 /* Every map below is pinned by the daemon, so that a restarted daemon (and the programs still
@@ -191,9 +191,9 @@ int skfp_sockops(struct bpf_sock_ops *skops)
                         count(SKFP_FP_SKIPPED_MARK, 1);
                         return 1;
                 }
-                /* Accepted by the relay's listener: a receiver whose reader we wrote. Its own
-                 * sends go through TCP, so nothing lands unasked in an application. */
-                sender = false;
+                /* Accepted by the relay's listener: a receiver whose reader we wrote. It also
+                 * sends, but sk_msg redirects only into receivers: its answers reach a declared
+                 * (trusted) application directly, any other one through TCP. */
                 receiver = true;
         } else if (local_flags & SKFP_PORT_TRUSTED) {
                 receiver = true;

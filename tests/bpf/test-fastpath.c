@@ -1566,8 +1566,9 @@ out:
 
 #define BYPASS_MARK 0x5a5a
 
-/* The relay's listener carries the bypass mark: what it accepts inherits it and is a receiver
- * (only): the application's data to it is redirected, the relay's own answers go through TCP. */
+/* The relay's listener carries the bypass mark: what it accepts inherits it and is a receiver:
+ * the application's data to it is redirected; the relay's answers are redirected only into a
+ * declared receiver (arg: the test's cgroup trusted), else they go through TCP. */
 static int relay_receiver(struct setup *s, int arg, PortMode mode)
 {
         DatapathStatistics a, b;
@@ -1579,6 +1580,7 @@ static int relay_receiver(struct setup *s, int arg, PortMode mode)
         CHECK(lfd >= 0);
         CHECK_OK(datapath_listener_set_mark(lfd, BYPASS_MARK));
         CHECK_OK(datapath_set_port(s->dp, local_port(lfd), PORT_MODE_FASTPATH));
+        CHECK_OK(trust_test_cgroup(s, arg));
         CHECK_OK(stats(s, &a));
         CHECK_OK(pair_make(lfd, "127.0.0.1", &c, &srv));
         CHECK(getsockopt(srv, SOL_SOCKET, SO_MARK, &mark, &len) >= 0);
@@ -1594,9 +1596,10 @@ static int relay_receiver(struct setup *s, int arg, PortMode mode)
         CHECK_OK(expect_eof(srv));
         CHECK_OK(expect_eof(c));
         CHECK_OK(stats(s, &b));
-        CHECK_EQ_U64(b.receivers - a.receivers, 1);
-        CHECK_EQ_U64(b.inserted - a.inserted, 1);   /* the application's socket only */
-        CHECK_EQ_U64(b.redirected_bytes - a.redirected_bytes, 4 * MiB);
+        /* the relay's socket; and the application's when its cgroup is trusted */
+        CHECK_EQ_U64(b.receivers - a.receivers, arg ? 2 : 1);
+        CHECK_EQ_U64(b.inserted - a.inserted, 2);
+        CHECK_EQ_U64(b.redirected_bytes - a.redirected_bytes, arg ? 5 * MiB : 4 * MiB);
         return 0;
 }
 
@@ -1611,6 +1614,8 @@ static int test_relay_receiver(void)
         r = setup_start(&s);
         if (r >= 0)
                 r = relay_receiver(&s, 0, 0);
+        if (r >= 0)
+                r = relay_receiver(&s, 1, 0);
         setup_done(&s);
         return r;
 }
