@@ -334,7 +334,7 @@ static int on_splice_event(void *ctx, void *data, size_t size)
                         goto report;
                 }
         if (d->n_spliced_comms < ELEMENTSOF(d->spliced_comms))
-                strncpy(d->spliced_comms[d->n_spliced_comms++], comm, sizeof(d->spliced_comms[0]));
+                memcpy(d->spliced_comms[d->n_spliced_comms++], e->comm, sizeof(d->spliced_comms[0]));
         log_warning("%s[%u] read a fastpath receiver on port %u with splice(): its connections now pass "
                     "through TCP; data redirected to it before this splice may be lost (see HAZARDS in "
                     "skfastpathd(8)).", comm, e->pid, e->local_port);
