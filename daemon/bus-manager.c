@@ -6,6 +6,7 @@
  * datapath) -> persist the state file -> PropertiesChanged -> reply. */
 #include "bus-error.h"
 #include "bus-manager.h"
+#include "intercept.h"
 #include "polkit.h"
 #include "state.h"
 #include "util.h"
@@ -317,6 +318,14 @@ static int property_get_version(sd_bus *bus, const char *path, const char *inter
         return sd_bus_message_append(reply, "s", PACKAGE_VERSION);
 }
 
+static int property_get_attach_mode(sd_bus *bus, const char *path, const char *interface,
+                const char *property, sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        Manager *m = userdata;
+
+        return sd_bus_message_append(reply, "s", intercept_attach_mode(m->intercept));
+}
+
 /* Keep dbus/org.skfastpath1.xml equal to this (test-introspection checks it). */
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
@@ -326,6 +335,7 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("Fastpath", "b", property_get_fastpath, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("ListenAddress", "s", property_get_listen_address, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("AttachMode", "s", property_get_attach_mode, 0, SD_BUS_VTABLE_PROPERTY_CONST),
 
         SD_BUS_METHOD_WITH_ARGS("AddInterface", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT,
                 method_add_interface, SD_BUS_VTABLE_UNPRIVILEGED),
