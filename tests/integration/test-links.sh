@@ -43,7 +43,7 @@ ifindex_of() {
 # the daemon's tcx egress links (open link fds), all of them or on one ifindex
 egress_links() {
         local f n=0 idx dev
-        if [ "${SKFP_ATTACH_MODE:-tcx}" = clsact ]; then   # our TC filters instead
+        if [ "${SKFP_ATTACH_MODE:-${SKFP_EXPECT_ATTACH_MODE:-tcx}}" = clsact ]; then   # our TC filters instead
                 while read -r idx dev; do
                         [ -n "${1:-}" ] && [ "$idx" != "$1" ] && continue
                         n=$((n + $(tc -n "$NS" filter show dev "$dev" egress 2>/dev/null |
@@ -61,7 +61,7 @@ egress_links() {
         echo "$n"
 }
 egress_link_ids() {
-        if [ "${SKFP_ATTACH_MODE:-tcx}" = clsact ]; then   # the programs of our TC filters
+        if [ "${SKFP_ATTACH_MODE:-${SKFP_EXPECT_ATTACH_MODE:-tcx}}" = clsact ]; then   # the programs of our TC filters
                 ip -n "$NS" -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | while read -r dev; do
                         tc -n "$NS" filter show dev "$dev" egress 2>/dev/null |
                                 sed -n 's/.*handle 0x5346 skfp_egress.* id \([0-9]*\) .*/\1/p'

@@ -235,8 +235,8 @@ lab_check_clean() { # ACCEPT_LOCAL_BEFORE
 }
 LAB_TABLE=15001
 
-# The daemon attached with the mode the run asked for (SKFP_ATTACH_MODE, tcx by default on this
-# kernel), and in clsact mode our filter (pref 21318, handle 0x5346) is on lo ingress and on $1 egress.
+# The daemon attached with the mode the run asked for (SKFP_ATTACH_MODE, else
+# SKFP_EXPECT_ATTACH_MODE, else tcx), and in clsact mode our filter (pref 21318, handle 0x5346) is on lo ingress and on $1 egress.
 lab_check_attach_mode() { # IFNAME
         local i
         for i in $(seq 50); do
@@ -246,8 +246,9 @@ lab_check_attach_mode() { # IFNAME
         lab_attach_mode_is "$1"
 }
 lab_attach_mode_is() { # IFNAME
-        local want=${SKFP_ATTACH_MODE:-tcx}
-        case "$want" in auto) want=tcx ;; esac
+        # the kernels suite runs AttachMode=auto and says what the kernel must end up with
+        local want=${SKFP_ATTACH_MODE:-${SKFP_EXPECT_ATTACH_MODE:-tcx}}
+        case "$want" in auto) want=${SKFP_EXPECT_ATTACH_MODE:-tcx} ;; esac
         case "$want" in
         tcx) grep -q 'Interception attaches with tcx links' "$T/daemon.log" || { echo "     not tcx"; return 1; } ;;
         clsact)
