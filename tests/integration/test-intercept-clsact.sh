@@ -75,16 +75,29 @@ check "the stale filters were purged (3 logged)" \
 check "one filter of ours each, not two" one_each
 check "restart: intercepted again" lab_http http://198.18.0.10/ 1
 
-# --- a crash, then a start in tcx mode: the clsact run's filters go too
+# --- a crash, then a start in tcx mode: the clsact run's filters go too (on a kernel without tcx,
+# the kernels suite's 6.1: AttachMode=auto, which must come back to clsact and purge likewise)
 kill -KILL "$SKFP_DAEMON_PID"
 wait "$SKFP_DAEMON_PID" 2>/dev/null || true
 SKFP_DAEMON_PID=
 cat "$T/daemon.log" >>"$T/daemon-1.log"
-printf '[Intercept]\nAttachMode=tcx\n' >>"$T/skfastpathd.conf"
-check "restart in tcx mode" skfp_daemon_start
-check "tcx mode purged the clsact run's filters" none
-check "tcx mode: intercepted" lab_http http://198.18.0.10/ 1
-check "daemon exits 0 on SIGTERM (tcx)" skfp_daemon_stop
+if [ "${SKFP_EXPECT_ATTACH_MODE:-tcx}" = clsact ]; then
+        printf '[Intercept]\nAttachMode=auto\n' >>"$T/skfastpathd.conf"
+        check "restart with AttachMode=auto on a kernel without tcx" skfp_daemon_start
+        check "auto fell back to clsact" grep -q 'The kernel refused a tcx link' "$T/daemon.log"
+        check "auto purged the stale filters (3 logged)" \
+                test "$(grep -c 'Removed a stale TC filter of ours' "$T/daemon.log")" -eq 3
+        check "one filter of ours each" one_each
+        check "auto: intercepted" lab_http http://198.18.0.10/ 1
+        check "daemon exits 0 on SIGTERM (auto)" skfp_daemon_stop
+        check "stop: no filter of ours left (auto)" none
+else
+        printf '[Intercept]\nAttachMode=tcx\n' >>"$T/skfastpathd.conf"
+        check "restart in tcx mode" skfp_daemon_start
+        check "tcx mode purged the clsact run's filters" none
+        check "tcx mode: intercepted" lab_http http://198.18.0.10/ 1
+        check "daemon exits 0 on SIGTERM (tcx)" skfp_daemon_stop
+fi
 cat "$T/daemon.log" >>"$T/daemon-1.log"
 
 # the crashed clsact run's qdiscs on lo and skfp-c0 stay, empty (nobody can know they were ours);

@@ -13,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 suite=bookworm
 # on top of the system tier's rootfs (tests/system/rootfs.sh: systemd, dbus, polkitd, iproute2,
 # libbpf1, libelf1, libmnl0), what the integration tests use, and the kernels
-packages="bpftool curl python3 procps kmod initramfs-tools"
+packages="bpftool curl python3 python3-dbus python3-gi procps kmod initramfs-tools"
 kpkgs="linux-image-cloud-amd64 linux-image-6.12-cloud-amd64"
 base=$("$here/../system/rootfs.sh") || exit $?
 base_tarball=${base%/}.tar.zst
