@@ -34,7 +34,10 @@ kver=${kernel#vmlinuz-}
 T=$(mktemp -d /tmp/skfp-kernel.XXXXXX)
 vpid=
 cleanup() {
-        [ -z "$vpid" ] || { kill "$vpid" 2>/dev/null; wait "$vpid" 2>/dev/null; }
+        if [ -n "$vpid" ]; then
+                kill "$vpid" 2>/dev/null || true
+                wait "$vpid" 2>/dev/null || true
+        fi
         rm -rf "$T"
 }
 trap cleanup EXIT
