@@ -391,7 +391,7 @@ static int choose_mode(Intercept *ic, const Config *c, Handover *h)
         }
         if (c->attach_mode == ATTACH_MODE_AUTO) {
                 fd = bpf_link_create(prog_fd, ic->lo_ifindex, SKFP_BPF_TCX_INGRESS, NULL);
-                if ((fd == -EINVAL || fd == -EOPNOTSUPP)) {
+                if (fd == -EINVAL || fd == -EOPNOTSUPP) {
                         log_info_errno(fd, "The kernel refused a tcx link (%m), using TC filters on clsact qdiscs.");
                         ic->mode = ATTACH_MODE_CLSACT;
                         return 0;
