@@ -129,6 +129,8 @@ int status_read(sd_bus_message *reply, Status *s)
                         r = sd_bus_message_read(reply, "v", "s", &s->version);
                 else if (streq(name, "ListenAddress"))
                         r = sd_bus_message_read(reply, "v", "s", &s->listen_address);
+                else if (streq(name, "AttachMode"))
+                        r = sd_bus_message_read(reply, "v", "s", &s->attach_mode);
                 else if (streq(name, "Fastpath")) {
                         r = sd_bus_message_read(reply, "v", "b", &b);
                         s->fastpath = b;
@@ -205,6 +207,8 @@ void status_print_text(FILE *f, const Status *s)
 
         fprintf(f, "       Version: %s\n", s->version ?: "?");
         fprintf(f, " ListenAddress: %s\n", s->listen_address ?: "?");
+        if (s->attach_mode)
+                fprintf(f, "    AttachMode: %s\n", s->attach_mode);
         fprintf(f, "      Fastpath: %s", s->fastpath ? "on" : "off");
         if (print_changes(f, s, "Fastpath", NULL, 0) > 0)
                 fputc(')', f);
@@ -297,6 +301,10 @@ void status_print_json(FILE *f, const Status *s)
         json_string(f, s->version ?: "");
         fprintf(f, ",\"listen_address\":");
         json_string(f, s->listen_address ?: "");
+        if (s->attach_mode) {
+                fprintf(f, ",\"attach_mode\":");
+                json_string(f, s->attach_mode);
+        }
         fprintf(f, ",\"fastpath\":%s,\"interfaces\":[", s->fastpath ? "true" : "false");
         for (size_t i = 0; i < s->n_interfaces; i++) {
                 fprintf(f, "%s{\"name\":", i ? "," : "");

@@ -7,6 +7,7 @@
  * Revert() removes the state file instead of writing it. */
 #include "bus-error.h"
 #include "bus-manager.h"
+#include "intercept.h"
 #include "polkit.h"
 #include "state.h"
 #include "util.h"
@@ -532,6 +533,14 @@ static int property_get_trusted_cgroups(sd_bus *bus, const char *path, const cha
         return sd_bus_message_close_container(reply);
 }
 
+static int property_get_attach_mode(sd_bus *bus, const char *path, const char *interface,
+                const char *property, sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        Manager *m = userdata;
+
+        return sd_bus_message_append(reply, "s", intercept_attach_mode(m->intercept));
+}
+
 /* Keep dbus/org.skfastpath1.xml equal to this (test-introspection checks it). */
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
@@ -543,6 +552,7 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("RuntimeChanges", "a(sss)", property_get_runtime_changes, 0,
                 SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("AttachMode", "s", property_get_attach_mode, 0, SD_BUS_VTABLE_PROPERTY_CONST),
 
         SD_BUS_METHOD_WITH_ARGS("AddInterface", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT,
                 method_add_interface, SD_BUS_VTABLE_UNPRIVILEGED),

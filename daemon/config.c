@@ -372,6 +372,28 @@ static int parse_log_level_field(Config *c, const char *v, void *field, const ch
         return -EINVAL;
 }
 
+const char *attach_mode_to_string(AttachMode m)
+{
+        static const char *const names[_ATTACH_MODE_MAX] = {
+                [ATTACH_MODE_AUTO] = "auto",
+                [ATTACH_MODE_TCX] = "tcx",
+                [ATTACH_MODE_CLSACT] = "clsact",
+        };
+
+        return m >= 0 && m < _ATTACH_MODE_MAX ? names[m] : NULL;
+}
+
+static int parse_attach_mode_field(Config *c, const char *v, void *field, const char **reason)
+{
+        for (AttachMode m = 0; m < _ATTACH_MODE_MAX; m++)
+                if (streq(v, attach_mode_to_string(m))) {
+                        *(AttachMode *) field = m;
+                        return 0;
+                }
+        *reason = "expected auto, tcx or clsact";
+        return -EINVAL;
+}
+
 /* Lists are space-separated; an empty assignment resets the list (as in systemd units). */
 static int parse_interfaces_field(Config *c, const char *v, void *field, const char **reason)
 {
@@ -505,6 +527,7 @@ static const ConfigKey keys[] = {
         KEY("Intercept", "BypassMark", parse_mark_field, bypass_mark),
         KEY("Intercept", "RoutingTable", parse_table_field, routing_table),
         KEY("Intercept", "RulePriority", parse_positive_u32_field, rule_priority),
+        KEY("Intercept", "AttachMode", parse_attach_mode_field, attach_mode),
         KEY("Listener", "ListenPort", parse_port_field, listen_port),
         KEY("Listener", "Relay", parse_bool_field, relay),
         KEY("Listener", "ConnectTimeoutSec", parse_timeout_field, connect_timeout_usec),
@@ -528,6 +551,7 @@ const char *const config_known_keys[] = {
         "Intercept.Interfaces", "Intercept.Ports", "Intercept.InterceptOnlyPorts", "Intercept.TrustedPorts",
         "Intercept.Mark",
         "Intercept.BypassMark", "Intercept.RoutingTable", "Intercept.RulePriority",
+        "Intercept.AttachMode",
         "Listener.ListenPort", "Listener.Relay", "Listener.ConnectTimeoutSec", "Listener.BufferSize",
         "Listener.MaxConnections", "Listener.StopTimeoutSec", "Fastpath.Fastpath", "Fastpath.CgroupPath", "Fastpath.MaxSockets",
         "Fastpath.PassLargeWrites", "Fastpath.TrustedCgroups", "Manager.MaxPorts", "Manager.MaxInterfaces",

@@ -16,6 +16,17 @@ typedef enum PortMode {
 const char *port_mode_to_string(PortMode m);
 int port_mode_from_string(const char *s);
 
+/* How the TC programs are attached: auto tries a tcx link and falls back to TC filters on a
+ * clsact qdisc where the kernel refuses it (Linux before 6.6). */
+typedef enum AttachMode {
+        ATTACH_MODE_AUTO,
+        ATTACH_MODE_TCX,
+        ATTACH_MODE_CLSACT,
+        _ATTACH_MODE_MAX,
+} AttachMode;
+
+const char *attach_mode_to_string(AttachMode m);
+
 typedef struct ConfigPort {
         uint16_t port;
         PortMode mode;
@@ -31,6 +42,7 @@ typedef struct Config {
         uint32_t bypass_mark;       /* SO_MARK of the relay's upstream sockets: never intercepted */
         uint32_t routing_table;
         uint32_t rule_priority;
+        AttachMode attach_mode;
 
         /* [Listener] */
         uint16_t listen_port;

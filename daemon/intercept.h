@@ -2,7 +2,10 @@
 /* Interception: TC egress redirect to lo ingress, lo ingress sk_assign to the listener
  * (bpf/intercept.bpf.c). The policy routing and sysctls that deliver the redirected packets
  * locally are routing.h's. Programs are attached with tcx links that are never pinned: when the
- * daemon dies the kernel detaches them and traffic flows directly (fail open). */
+ * daemon dies the kernel detaches them and traffic flows directly (fail open). Where the kernel has
+ * no tcx (before 6.6) or AttachMode=clsact, they are TC filters on clsact qdiscs (tc.h), which
+ * outlive a crash: the next start purges them, and meanwhile the programs pass what finds no
+ * listener (fail open). */
 #pragma once
 
 #include <stdbool.h>
@@ -54,6 +57,11 @@ bool intercept_is_live(Intercept *ic, int ifindex);
  * itself (the links stay attached while the store holds them). */
 unsigned intercept_handover_size(Intercept *ic);
 int intercept_handover(Intercept *ic, HandoverStore *store);
+/* The handover failed after intercept_handover(): stopping removes our TC filters after all. */
+void intercept_handover_cancel(Intercept *ic);
+
+/* "tcx" or "clsact": how the programs are attached (AttachMode=auto resolved); "" without ic. */
+const char *intercept_attach_mode(Intercept *ic);
 
 int intercept_set_port(Intercept *ic, uint16_t port, bool managed);
 int intercept_get_statistics(Intercept *ic, InterceptStatistics *ret);

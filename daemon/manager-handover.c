@@ -44,6 +44,7 @@ int manager_handover(Manager *m)
         if (r < 0) {
                 log_warning_errno(r, "Handing over to the next process failed, stopping instead: %m");
                 handover_store_undo(store);
+                intercept_handover_cancel(m->intercept);
                 return 0;
         }
         (void) handover_store_sync(store);

@@ -42,7 +42,16 @@ ifindex_of() {
 }
 # the daemon's tcx egress links (open link fds), all of them or on one ifindex
 egress_links() {
-        local f n=0
+        local f n=0 idx dev
+        if [ "${SKFP_ATTACH_MODE:-${SKFP_EXPECT_ATTACH_MODE:-tcx}}" = clsact ]; then   # our TC filters instead
+                while read -r idx dev; do
+                        [ -n "${1:-}" ] && [ "$idx" != "$1" ] && continue
+                        n=$((n + $(tc -n "$NS" filter show dev "$dev" egress 2>/dev/null |
+                                grep -c 'pref 21318 bpf.*handle 0x5346 skfp_egress' || true)))
+                done < <(ip -n "$NS" -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $1, $2 }')
+                echo "$n"
+                return
+        fi
         for f in /proc/"$PID"/fdinfo/*; do
                 awk -v want="${1:-any}" '
                         /^link_type:/ { tcx = ($2 == "tcx") } /^ifindex:/ { idx = $2 } /^attach_type:/ { at = $2 }
@@ -52,6 +61,13 @@ egress_links() {
         echo "$n"
 }
 egress_link_ids() {
+        if [ "${SKFP_ATTACH_MODE:-${SKFP_EXPECT_ATTACH_MODE:-tcx}}" = clsact ]; then   # the programs of our TC filters
+                ip -n "$NS" -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | while read -r dev; do
+                        tc -n "$NS" filter show dev "$dev" egress 2>/dev/null |
+                                sed -n 's/.*handle 0x5346 skfp_egress.* id \([0-9]*\) .*/\1/p'
+                done | sort
+                return
+        fi
         grep -l '^attach_type:.47' /proc/"$PID"/fdinfo/* 2>/dev/null | xargs -r grep -h '^link_id:' | awk '{ print $2 }' | sort
 }
 n_fds() {

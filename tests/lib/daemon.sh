@@ -68,6 +68,10 @@ PinDirectory=$PIN
 StateDirectory=$T/state
 LogLevel=debug
 CONF
+        # the interception suites run again with SKFP_ATTACH_MODE=clsact (tests/integration/meson.build)
+        if [ -n "${SKFP_ATTACH_MODE:-}" ]; then
+                printf '[Intercept]\nAttachMode=%s\n' "$SKFP_ATTACH_MODE" >>"$T/skfastpathd.conf"
+        fi
         skfp_bus_start "$T/bus"
 }
 

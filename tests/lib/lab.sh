@@ -132,7 +132,9 @@ lab_stat() { # NAME: one counter (org.skfastpath1(5)) of the statistics lab_stat
 
 # Every tcx link and program the daemon attached: "LINK PROG" lines from its debug log.
 lab_daemon_links() {
-        sed -n 's/.*(tcx link \([0-9]*\), program \([0-9]*\)).*/\1 \2/p' "$T/daemon.log"
+        # a TC filter (AttachMode=clsact) has no link: "0 PROGRAM"
+        sed -n -e 's/.*(tcx link \([0-9]*\), program \([0-9]*\)).*/\1 \2/p' \
+                -e 's/.*(tc filter, program \([0-9]*\);.*/0 \1/p' "$T/daemon.log"
 }
 
 # The world's view of a connection from client local port $2 to port $1: prints the peer port.
@@ -205,11 +207,40 @@ lab_check_clean() { # [ACCEPT_LOCAL_BEFORE, default LAB_ACCEPT_LOCAL]
         fi
         if tc -n "$NS" qdisc show | grep -q clsact; then echo "     clsact qdisc left"; bad=1; fi
         if tc -n "$NS" filter show dev lo ingress 2>/dev/null | grep -q .; then echo "     tc filter left"; bad=1; fi
+        if tc -n "$NS" filter show dev skfp-c0 egress 2>/dev/null | grep -q .; then
+                echo "     tc filter left on skfp-c0"; bad=1
+        fi
         while read -r link prog; do
-                if bpftool link show id "$link" >/dev/null 2>&1; then echo "     tcx link $link left"; bad=1; fi
+                if [ "$link" != 0 ] && bpftool link show id "$link" >/dev/null 2>&1; then echo "     tcx link $link left"; bad=1; fi
                 if bpftool prog show id "$prog" >/dev/null 2>&1; then echo "     program $prog left"; bad=1; fi
         done < <(lab_daemon_links)
         [ "$(lab_daemon_links | wc -l)" -gt 0 ] || { echo "     no links in the daemon log"; bad=1; }
         return $bad
 }
 LAB_TABLE=15001
+
+# The daemon attached with the mode the run asked for (SKFP_ATTACH_MODE, else
+# SKFP_EXPECT_ATTACH_MODE, else tcx), and in clsact mode our filter (pref 21318, handle 0x5346) is on lo ingress and on $1 egress.
+lab_check_attach_mode() { # IFNAME
+        local i
+        for i in $(seq 50); do
+                lab_attach_mode_is "$1" >/dev/null && return 0
+                sleep 0.05
+        done
+        lab_attach_mode_is "$1"
+}
+lab_attach_mode_is() { # IFNAME
+        # the kernels suite runs AttachMode=auto and says what the kernel must end up with
+        local want=${SKFP_ATTACH_MODE:-${SKFP_EXPECT_ATTACH_MODE:-tcx}}
+        case "$want" in auto) want=${SKFP_EXPECT_ATTACH_MODE:-tcx} ;; esac
+        case "$want" in
+        tcx) grep -q 'Interception attaches with tcx links' "$T/daemon.log" || { echo "     not tcx"; return 1; } ;;
+        clsact)
+                grep -q 'Interception attaches with TC filters' "$T/daemon.log" || { echo "     not clsact"; return 1; }
+                tc -n "$NS" filter show dev lo ingress | grep -q 'pref 21318 bpf.*handle 0x5346 skfp_lo_ingress' ||
+                        { echo "     no filter of ours on lo ingress"; return 1; }
+                tc -n "$NS" filter show dev "$1" egress | grep -q 'pref 21318 bpf.*handle 0x5346 skfp_egress' ||
+                        { echo "     no filter of ours on $1 egress"; return 1; }
+                ;;
+        esac
+}
