@@ -37,6 +37,7 @@ typedef struct Config {
         uint64_t stop_timeout_usec; /* how long a stop waits for relayed connections to close */
         Upstream upstream;          /* where the relay connects: direct, or a proxy (upstream.h) */
         UpstreamFallback upstream_fallback;
+        bool upstream_restored;     /* the state file had Upstream= (older ones do not) */
 
         /* [Fastpath] */
         bool fastpath;

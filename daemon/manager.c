@@ -541,6 +541,7 @@ int manager_get_statistics(Manager *m, ManagerStatistic *table)
         table[n++] = (ManagerStatistic) { "relayed-connections", relayed_connections };
         table[n++] = (ManagerStatistic) { "relayed-bytes", relayed_bytes };
         table[n++] = (ManagerStatistic) { "relay-errors", relay_errors };
+        n += manager_upstream_statistics(table + n, m->relay);
         table[n++] = (ManagerStatistic) { "managed-interfaces", m->config.n_interfaces };
         table[n++] = (ManagerStatistic) { "managed-ports", m->config.n_ports };
         return (int) n;

@@ -59,6 +59,9 @@ int manager_remove_interface(Manager *m, const char *name);
 int manager_add_port(Manager *m, uint16_t port);
 int manager_remove_port(Manager *m, uint16_t port);
 int manager_set_fastpath(Manager *m, bool enabled);
+/* manager-upstream.c: Upstream= at run time, for new connections; -EINVAL with *reason. */
+int manager_set_upstream(Manager *m, const char *url, const char **reason);
+
 
 /* Emits PropertiesChanged for Interfaces when the kernel changed a managed link. */
 void manager_emit_interfaces_changed(Manager *m);
@@ -77,6 +80,8 @@ typedef struct ManagerStatistic {
         const char *name;
         uint64_t value;
 } ManagerStatistic;
-#define MANAGER_STATISTICS_MAX 32
+#define MANAGER_STATISTICS_MAX 40
 /* Fills table (room for MANAGER_STATISTICS_MAX) and returns the number of entries, or -errno. */
 int manager_get_statistics(Manager *m, ManagerStatistic *table);
+/* The upstream-* counters of GetStatistics (relay may be NULL: zeros); returns how many. */
+size_t manager_upstream_statistics(ManagerStatistic *t, Relay *relay);

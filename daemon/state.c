@@ -14,6 +14,7 @@ enum {
         KEY_PORTS,
         KEY_INTERCEPT_ONLY_PORTS,
         KEY_FASTPATH,
+        KEY_UPSTREAM,               /* optional: absent in files of older versions, "direct" */
         _KEY_MAX,
 };
 
@@ -23,6 +24,7 @@ static const char *const key_names[_KEY_MAX] = {
         [KEY_PORTS] = "Ports",
         [KEY_INTERCEPT_ONLY_PORTS] = "InterceptOnlyPorts",
         [KEY_FASTPATH] = "Fastpath",
+        [KEY_UPSTREAM] = "Upstream",
 };
 
 #define parse_error(name, line, fmt, ...) \
@@ -86,6 +88,12 @@ static void state_move(Config *dst, Config *src)
         dst->n_ports = src->n_ports;
         dst->fastpath = src->fastpath;
         src->n_interfaces = src->n_ports = 0;
+        if (src->upstream_restored) {
+                upstream_done(&dst->upstream);
+                dst->upstream = src->upstream;
+                src->upstream = (Upstream) {};
+                dst->upstream_restored = true;
+        }
 }
 
 int state_parse(FILE *f, const char *name, Config *ret)
@@ -168,6 +176,16 @@ int state_parse(FILE *f, const char *name, Config *ret)
                         c.fastpath = r;
                         r = 0;
                         break;
+                case KEY_UPSTREAM: {
+                        const char *reason = NULL;
+
+                        r = upstream_parse(value, &c.upstream, &reason);
+                        c.upstream_restored = true;
+                        if (r == -EINVAL)
+                                r = parse_error(name, lineno, "Upstream= is invalid (not shown: it may hold a "
+                                                "password): %s", reason);
+                        break;
+                }
                 }
                 if (r < 0)
                         goto finish;
@@ -177,7 +195,7 @@ int state_parse(FILE *f, const char *name, Config *ret)
                 goto finish;
         }
         for (int k = 0; k < _KEY_MAX; k++)
-                if (!seen[k]) {
+                if (!seen[k] && k != KEY_UPSTREAM) {
                         r = parse_error(name, lineno, "%s= is missing (truncated file?)", key_names[k]);
                         goto finish;
                 }
@@ -206,7 +224,8 @@ static void write_ports(FILE *f, const char *key, const Config *c, PortMode mode
 int state_serialize(FILE *f, const Config *c)
 {
         fputs("# skfastpathd runtime state, rewritten after every change made over D-Bus.\n"
-              "# It replaces the config file's Interfaces=, Ports=, InterceptOnlyPorts= and Fastpath=;\n"
+              "# It replaces the config file's Interfaces=, Ports=, InterceptOnlyPorts=, Fastpath= and\n"
+              "# Upstream=;\n"
               "# remove it (daemon stopped) to start from the config file again.\n", f);
         fprintf(f, "Version=%d\n", STATE_VERSION);
         fputs("Interfaces=", f);
@@ -216,6 +235,13 @@ int state_serialize(FILE *f, const Config *c)
         write_ports(f, "Ports", c, PORT_MODE_FASTPATH);
         write_ports(f, "InterceptOnlyPorts", c, PORT_MODE_INTERCEPT_ONLY);
         fprintf(f, "Fastpath=%s\n", c->fastpath ? "yes" : "no");
+        {
+                _cleanup_free_ char *u = upstream_to_string(&c->upstream, false);
+
+                if (!u)
+                        return -ENOMEM;
+                fprintf(f, "Upstream=%s\n", u);
+        }
         if (fflush(f) != 0 || ferror(f))
                 return -(errno ?: EIO);
         return 0;
@@ -335,7 +361,8 @@ int state_save(const char *dir, const Config *c)
                 goto fail;
         }
         r = state_serialize(f, c);
-        if (r >= 0 && fchmod(fd, 0644) < 0)
+        /* 0600: Upstream= may hold a proxy's password */
+        if (r >= 0 && fchmod(fd, 0600) < 0)
                 r = -errno;
         if (r >= 0 && fsync(fd) < 0)
                 r = -errno;
