@@ -466,7 +466,8 @@ static int http_reply(UpstreamHandshake *h)
                 h->step = STEP_DONE;
                 return 1;
         }
-        if (status == 407)
+        /* 407 is the standard answer; tinyproxy 1.11 answers 401 */
+        if (status == 407 || status == 401)
                 return FAIL(UPSTREAM_FAILURE_AUTH);
         if (status >= 400 && status < 600)
                 return FAIL(UPSTREAM_FAILURE_REFUSED);

@@ -338,6 +338,8 @@ static void test_http_failures(void)
         ASSERT_EQ(FEED(&h, "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic\r\n\r\n", &n),
                   FAIL(UPSTREAM_FAILURE_AUTH));
         ASSERT_EQ(upstream_handshake_init(&h, &u, &d), 0);
+        ASSERT_EQ(FEED(&h, "HTTP/1.0 401 Unauthorized\r\n\r\n", &n), FAIL(UPSTREAM_FAILURE_AUTH));
+        ASSERT_EQ(upstream_handshake_init(&h, &u, &d), 0);
         ASSERT_EQ(FEED(&h, "HTTP/1.1 403 Forbidden\r\n\r\n", &n), FAIL(UPSTREAM_FAILURE_REFUSED));
         ASSERT_EQ(upstream_handshake_init(&h, &u, &d), 0);
         ASSERT_EQ(FEED(&h, "HTTP/1.1 502 Bad Gateway\r\n\r\n", &n), FAIL(UPSTREAM_FAILURE_REFUSED));
