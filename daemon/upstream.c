@@ -123,7 +123,7 @@ int upstream_parse(const char *url, Upstream *ret, const char **reason)
         if (end > p && end[-1] == '/')
                 end--;
         for (const char *q = p; q < end; q++)
-                if (*q <= ' ' || *q == 0x7f || *q == '/' || *q == '?' || *q == '#') {
+                if ((unsigned char) *q <= ' ' || *q == 0x7f || *q == '/' || *q == '?' || *q == '#') {
                         *reason = "the URL has a path, a query, spaces or control characters";
                         return -EINVAL;
                 }
@@ -237,7 +237,7 @@ bool upstream_equal(const Upstream *a, const Upstream *b)
 static void fputs_escaped(const char *s, FILE *f)
 {
         for (; *s; s++)
-                if ((unsigned char) *s <= ' ' || *s == 0x7f || strchr("%:@/?#[]", *s))
+                if ((unsigned char) *s <= ' ' || (unsigned char) *s >= 0x7f || strchr("%:@/?#[]", *s))
                         fprintf(f, "%%%02X", (unsigned char) *s);
                 else
                         fputc(*s, f);

@@ -104,6 +104,9 @@ static void test_parse(void)
         /* escapes: a password with ':', '@' and '%' in it, and the last '@' separates */
         parse_ok("http://bob:p%3Aa%40ss%25@[::1]:3128", UPSTREAM_HTTP, "http://bob:***@[::1]:3128",
                  "http://bob:p%3Aa%40ss%25@[::1]:3128");
+        /* non-ASCII bytes, raw or escaped, are written escaped (found by fuzz-upstream) */
+        parse_ok("socks5://\xc3\xa9t\xc3\xa9:x@127.0.0.1:1", UPSTREAM_SOCKS5, "socks5://%C3%A9t%C3%A9:***@127.0.0.1:1",
+                 "socks5://%C3%A9t%C3%A9:x@127.0.0.1:1");
         parse_ok("http://bob:x@y@127.0.0.1:3128", UPSTREAM_HTTP, "http://bob:***@127.0.0.1:3128",
                  "http://bob:x%40y@127.0.0.1:3128");
 }
