@@ -648,6 +648,36 @@ static void test_relay_failures(void)
                     300 * 1000);
 }
 
+/* One warning per cause a minute: the second failure of a kind is only counted. */
+static void test_failure_log_rate_limited(void)
+{
+        struct sockaddr_storage d = dst4("192.0.2.7", 80);
+        int app = -EBADF, client_relay, upstream_relay, proxy;
+        Tunnel t;
+
+        ASSERT_EQ(tunnel_start(&t, "socks5://127.0.0.1:1", s_closes, ELEMENTSOF(s_closes), 5 * 1000000ULL, &d), 0);
+        t.proxy.close_after = true;
+        t.proxy.echo = false;
+        tunnel_run(&t, 3 * 1000000ULL, true);
+        ASSERT_EQ(t.core.stats.upstream_failures[UPSTREAM_FAILURE_PROTOCOL], 1u);
+        ASSERT(t.core.upstream_logged_usec[UPSTREAM_FAILURE_PROTOCOL] != 0);
+        ASSERT_EQ(t.core.upstream_suppressed[UPSTREAM_FAILURE_PROTOCOL], 0u);
+
+        /* a second proxy connection that closes at once */
+        ASSERT_EQ(tcp_pair(&app, &client_relay), 0);
+        ASSERT_EQ(tcp_pair(&upstream_relay, &proxy), 0);
+        safe_close(proxy);
+        ASSERT_EQ(relay_connection_through(&t.core, client_relay, upstream_relay, &d), 0);
+        tunnel_run(&t, 3 * 1000000ULL, true);
+        ASSERT(!t.core.connections);
+        ASSERT_EQ(t.core.stats.upstream_failures[UPSTREAM_FAILURE_PROTOCOL], 2u);
+        ASSERT_EQ(t.core.upstream_suppressed[UPSTREAM_FAILURE_PROTOCOL], 1u);
+        /* another cause has its own budget */
+        ASSERT_EQ(t.core.upstream_logged_usec[UPSTREAM_FAILURE_AUTH], 0u);
+        safe_close(app);
+        tunnel_done(&t);
+}
+
 /* Stopping while the handshake is under way: the client gets a FIN, the proxy socket is closed. */
 static void test_begin_close_in_handshake(void)
 {
@@ -681,6 +711,7 @@ int main(void)
         RUN(test_relay_socks5);
         RUN(test_relay_http);
         RUN(test_relay_failures);
+        RUN(test_failure_log_rate_limited);
         RUN(test_begin_close_in_handshake);
         TESTS_DONE();
 }
