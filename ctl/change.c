@@ -126,6 +126,12 @@ int verb_fastpath(sd_bus *bus, char **args, size_t n_args, const CtlOptions *o)
         return ctl_call(bus, b ? "switch the fastpath on" : "switch the fastpath off", "SetFastpath", "b", b);
 }
 
+int verb_set_upstream(sd_bus *bus, char **args, size_t n_args, const CtlOptions *o)
+{
+        /* the URL may hold a password: never repeated in a message */
+        return ctl_call(bus, "set the upstream", "SetUpstream", "s", args[0]);
+}
+
 int verb_revert(sd_bus *bus, char **args, size_t n_args, const CtlOptions *o)
 {
         return ctl_call(bus, "revert the runtime changes", "Revert", NULL);

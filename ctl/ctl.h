@@ -52,6 +52,7 @@ int verb_add_port(sd_bus *bus, char **args, size_t n_args, const CtlOptions *o);
 int verb_remove_port(sd_bus *bus, char **args, size_t n_args, const CtlOptions *o);
 int verb_port_mode(sd_bus *bus, char **args, size_t n_args, const CtlOptions *o);
 int verb_fastpath(sd_bus *bus, char **args, size_t n_args, const CtlOptions *o);
+int verb_set_upstream(sd_bus *bus, char **args, size_t n_args, const CtlOptions *o);
 int verb_revert(sd_bus *bus, char **args, size_t n_args, const CtlOptions *o);
 int verb_add_trusted_cgroup(sd_bus *bus, char **args, size_t n_args, const CtlOptions *o);
 int verb_remove_trusted_cgroup(sd_bus *bus, char **args, size_t n_args, const CtlOptions *o);

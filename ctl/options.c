@@ -17,6 +17,7 @@ const Verb ctl_verbs[] = {
         { "fastpath",              1, 1,        verb_fastpath,              true  },
         { "add-trusted-cgroup",    1, SIZE_MAX, verb_add_trusted_cgroup,    true  },
         { "remove-trusted-cgroup", 1, SIZE_MAX, verb_remove_trusted_cgroup, true  },
+        { "set-upstream",          1, 1,        verb_set_upstream,          true  },
         { "revert",                0, 0,        verb_revert,                true  },
         { "stats",                 0, 0,        verb_stats,                 false },
 };
@@ -44,6 +45,7 @@ static void help(void)
                "  fastpath on|off                Switch the sockmap fastpath for new connections\n"
                "  add-trusted-cgroup PATH...     Trust receivers in these cgroups (trusted ports)\n"
                "  remove-trusted-cgroup PATH...  Stop trusting these cgroups\n"
+               "  set-upstream URL               Relay through a proxy: direct, socks5://... or http://...\n"
                "  revert                         Drop the runtime changes: back to the configuration file\n"
                "  stats                          Show the counters\n"
                "  stats --watch                  Refresh the counters and their rates per second until Ctrl-C\n\n"
@@ -61,7 +63,7 @@ static void help(void)
                "  2 bad command line        8 authentication required (InteractiveAuthorizationRequired)\n"
                "  3 InvalidInterfaceName    9 skfastpathd or the system bus not reachable\n"
                "  4 InvalidPort            10 InvalidCgroup\n"
-               "  5 not managed (NotManaged)\n"
+               "  5 not managed (NotManaged) 11 InvalidUpstream\n"
                "\nSee the skfastpathctl(1) man page for details.\n",
                program_invocation_short_name);
 }

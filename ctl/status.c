@@ -129,6 +129,8 @@ int status_read(sd_bus_message *reply, Status *s)
                         r = sd_bus_message_read(reply, "v", "s", &s->version);
                 else if (streq(name, "ListenAddress"))
                         r = sd_bus_message_read(reply, "v", "s", &s->listen_address);
+                else if (streq(name, "Upstream"))
+                        r = sd_bus_message_read(reply, "v", "s", &s->upstream);
                 else if (streq(name, "AttachMode"))
                         r = sd_bus_message_read(reply, "v", "s", &s->attach_mode);
                 else if (streq(name, "Fastpath")) {
@@ -209,6 +211,8 @@ void status_print_text(FILE *f, const Status *s)
         fprintf(f, " ListenAddress: %s\n", s->listen_address ?: "?");
         if (s->attach_mode)
                 fprintf(f, "    AttachMode: %s\n", s->attach_mode);
+        if (s->upstream)
+                fprintf(f, "      Upstream: %s\n", s->upstream);
         fprintf(f, "      Fastpath: %s", s->fastpath ? "on" : "off");
         if (print_changes(f, s, "Fastpath", NULL, 0) > 0)
                 fputc(')', f);
@@ -304,6 +308,10 @@ void status_print_json(FILE *f, const Status *s)
         if (s->attach_mode) {
                 fprintf(f, ",\"attach_mode\":");
                 json_string(f, s->attach_mode);
+        }
+        if (s->upstream) {
+                fprintf(f, ",\"upstream\":");
+                json_string(f, s->upstream);
         }
         fprintf(f, ",\"fastpath\":%s,\"interfaces\":[", s->fastpath ? "true" : "false");
         for (size_t i = 0; i < s->n_interfaces; i++) {

@@ -32,7 +32,7 @@ typedef struct StatusCgroup {
 
 typedef struct Status {
         sd_bus_message *reply;
-        const char *version, *listen_address, *attach_mode;  /* attach_mode: NULL from older daemons */
+        const char *version, *listen_address, *attach_mode, *upstream;  /* attach_mode: NULL from older daemons */
         bool fastpath;
         StatusInterface *interfaces;
         size_t n_interfaces;

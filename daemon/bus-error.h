@@ -13,6 +13,7 @@
 #define SKFP_ERROR_LIMIT_EXCEEDED SKFP_BUS_ERROR_PREFIX "LimitExceeded"
 #define SKFP_ERROR_FAILED SKFP_BUS_ERROR_PREFIX "Failed"
 #define SKFP_ERROR_INVALID_CGROUP SKFP_BUS_ERROR_PREFIX "InvalidCgroup"
+#define SKFP_ERROR_INVALID_UPSTREAM SKFP_BUS_ERROR_PREFIX "InvalidUpstream"
 
 extern const sd_bus_error_map skfastpath_error_map[];
 
@@ -29,6 +30,7 @@ enum {
         SKFP_EXIT_AUTH_REQUIRED = 8,          /* ...InteractiveAuthorizationRequired */
         SKFP_EXIT_UNREACHABLE = 9,            /* no bus, or the daemon is not running */
         SKFP_EXIT_INVALID_CGROUP = 10,        /* org.skfastpath1.Error.InvalidCgroup */
+        SKFP_EXIT_INVALID_UPSTREAM = 11,      /* org.skfastpath1.Error.InvalidUpstream */
 };
 
 /* The exit code for a failed call: by error name, else by errno (-r, for failures before any

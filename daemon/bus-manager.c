@@ -296,6 +296,55 @@ static int method_revert(sd_bus_message *message, void *userdata, sd_bus_error *
         return sd_bus_reply_method_return(message, NULL);
 }
 
+static int undo_set_upstream(Manager *m, const Change *c)
+{
+        const char *reason;
+
+        return manager_set_upstream(m, c->name, &reason);
+}
+
+static int method_set_upstream(sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+        _cleanup_(upstream_done) Upstream u = {};
+        _cleanup_free_ char *old = NULL, *shown = NULL, *what = NULL;
+        Manager *m = userdata;
+        const char *url, *reason = NULL;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &url);
+        if (r < 0)
+                return r;
+        /* the URL may hold a password: the error never repeats it */
+        r = upstream_parse(url, &u, &reason);
+        if (r == -EINVAL)
+                return sd_bus_error_setf(error, SKFP_ERROR_INVALID_UPSTREAM, "Invalid upstream: %s.", reason);
+        if (r < 0)
+                return r;
+        r = polkit_verify(m, message, POLKIT_ACTION_MANAGE, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+
+        old = upstream_to_string(&m->config.upstream, false);
+        shown = upstream_to_string(&u, true);
+        if (!old || !shown || asprintf(&what, "set the upstream to %s", shown) < 0)
+                return -ENOMEM;
+        return change_commit(m, message, &(Change) { .subject = SUBJECT_SWITCH, .what = what, .property = "Upstream",
+                        .undo = undo_set_upstream, .name = old },
+                manager_set_upstream(m, url, &reason), error);
+}
+
+static int property_get_upstream(sd_bus *bus, const char *path, const char *interface, const char *property,
+                sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        _cleanup_free_ char *s = NULL;
+        Manager *m = userdata;
+
+        s = upstream_to_string(&m->config.upstream, true);
+        if (!s)
+                return -ENOMEM;
+        return sd_bus_message_append(reply, "s", s);
+}
+
 static int method_get_statistics(sd_bus_message *message, void *userdata, sd_bus_error *error)
 {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -548,6 +597,7 @@ static const sd_bus_vtable manager_vtable[] = {
                 SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Ports", "aq", property_get_ports, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Fastpath", "b", property_get_fastpath, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Upstream", "s", property_get_upstream, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("ListenAddress", "s", property_get_listen_address, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("RuntimeChanges", "a(sss)", property_get_runtime_changes, 0,
@@ -566,6 +616,8 @@ static const sd_bus_vtable manager_vtable[] = {
                 method_set_fastpath, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Revert", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
                 method_revert, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetUpstream", SD_BUS_ARGS("s", url), SD_BUS_NO_RESULT,
+                method_set_upstream, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetStatistics", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{st}", statistics),
                 method_get_statistics, SD_BUS_VTABLE_UNPRIVILEGED),
 

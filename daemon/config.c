@@ -36,6 +36,7 @@ void config_done(Config *c)
         free(c->cgroup_path);
         free(c->state_directory);
         free(c->pin_directory);
+        upstream_done(&c->upstream);
         config_init(c);
 }
 
@@ -510,6 +511,23 @@ static int parse_trusted_cgroups_field(Config *c, const char *v, void *field, co
         return 0;
 }
 
+static int parse_upstream_field(Config *c, const char *v, void *field, const char **reason)
+{
+        return upstream_parse(v, field, reason);
+}
+
+static int parse_upstream_fallback_field(Config *c, const char *v, void *field, const char **reason)
+{
+        int r = upstream_fallback_from_string(v);
+
+        if (r < 0) {
+                *reason = "expected refuse or direct";
+                return r;
+        }
+        *(UpstreamFallback *) field = r;
+        return 0;
+}
+
 typedef struct ConfigKey {
         const char *section;
         const char *key;
@@ -534,6 +552,8 @@ static const ConfigKey keys[] = {
         KEY("Listener", "BufferSize", parse_buffer_size_field, buffer_size),
         KEY("Listener", "MaxConnections", parse_positive_u32_field, max_connections),
         KEY("Listener", "StopTimeoutSec", parse_timeout_field, stop_timeout_usec),
+        KEY("Listener", "Upstream", parse_upstream_field, upstream),
+        KEY("Listener", "UpstreamFallback", parse_upstream_fallback_field, upstream_fallback),
         KEY("Fastpath", "Fastpath", parse_bool_field, fastpath),
         KEY("Fastpath", "CgroupPath", parse_path_field, cgroup_path),
         KEY("Fastpath", "MaxSockets", parse_positive_u32_field, max_sockets),
@@ -553,7 +573,8 @@ const char *const config_known_keys[] = {
         "Intercept.BypassMark", "Intercept.RoutingTable", "Intercept.RulePriority",
         "Intercept.AttachMode",
         "Listener.ListenPort", "Listener.Relay", "Listener.ConnectTimeoutSec", "Listener.BufferSize",
-        "Listener.MaxConnections", "Listener.StopTimeoutSec", "Fastpath.Fastpath", "Fastpath.CgroupPath", "Fastpath.MaxSockets",
+        "Listener.MaxConnections", "Listener.StopTimeoutSec", "Listener.Upstream", "Listener.UpstreamFallback",
+        "Fastpath.Fastpath", "Fastpath.CgroupPath", "Fastpath.MaxSockets",
         "Fastpath.PassLargeWrites", "Fastpath.TrustedCgroups", "Manager.MaxPorts", "Manager.MaxInterfaces",
         "Manager.StateDirectory", "Manager.PinDirectory", "Manager.LogLevel", NULL,
 };
@@ -638,7 +659,8 @@ int config_parse(Config *c, FILE *f, const char *name)
                 if (r == -ENOMEM)
                         return log_oom();
                 if (r < 0)
-                        return log_error_errno(r, "%s:%u: invalid value '%s' for %s=: %s", name, lineno, value,
+                        return log_error_errno(r, "%s:%u: invalid value '%s' for %s=: %s", name, lineno,
+                                streq(key, "Upstream") ? "(not shown: it may hold a password)" : value,
                                 key, reason);
         }
         if (ferror(f))

@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "upstream.h"
+
 typedef enum PortMode {
         PORT_MODE_FASTPATH,        /* intercepted, and local connections get the sockhash */
         PORT_MODE_INTERCEPT_ONLY,  /* intercepted, never in the sockhash (bulk workloads) */
@@ -51,6 +53,9 @@ typedef struct Config {
         uint64_t buffer_size;       /* per direction, per relayed connection */
         uint32_t max_connections;
         uint64_t stop_timeout_usec; /* how long a stop waits for relayed connections to close */
+        Upstream upstream;          /* where the relay connects: direct, or a proxy (upstream.h) */
+        UpstreamFallback upstream_fallback;
+        bool upstream_restored;     /* the state file had Upstream= (older ones do not) */
 
         /* [Fastpath] */
         bool fastpath;

@@ -62,6 +62,13 @@ static const Statistic statistics[] = {
         S("relay-rejected", relay.rejected),
         S("relay-discarded-bytes", relay.discarded_bytes),
         S("relay-taken-over", relay.taken_over),
+        S("upstream-tunnels", relay.upstream_tunnels),
+        S("upstream-unreachable", relay.upstream_failures[UPSTREAM_FAILURE_UNREACHABLE]),
+        S("upstream-refused", relay.upstream_failures[UPSTREAM_FAILURE_REFUSED]),
+        S("upstream-auth-failed", relay.upstream_failures[UPSTREAM_FAILURE_AUTH]),
+        S("upstream-protocol-errors", relay.upstream_failures[UPSTREAM_FAILURE_PROTOCOL]),
+        S("upstream-timeouts", relay.upstream_failures[UPSTREAM_FAILURE_TIMEOUT]),
+        S("upstream-fallbacks", relay.upstream_fallbacks),
         S("managed-interfaces", managed_interfaces),
         S("managed-ports", managed_ports),
 };

@@ -68,6 +68,9 @@ int manager_remove_interface(Manager *m, const char *name);
 int manager_add_port(Manager *m, uint16_t port);
 int manager_remove_port(Manager *m, uint16_t port);
 int manager_set_fastpath(Manager *m, bool enabled);
+/* manager-upstream.c: Upstream= at run time, for new connections; -EINVAL with *reason. */
+int manager_set_upstream(Manager *m, const char *url, const char **reason);
+
 
 /* Drops every runtime change: interfaces, ports (with their modes), trusted cgroups and the switch become the
  * config file's again and the state file is removed. On failure everything is as it was.
@@ -108,7 +111,7 @@ typedef struct ManagerStatistic {
         const char *name;
         uint64_t value;
 } ManagerStatistic;
-#define MANAGER_N_STATISTICS 38
+#define MANAGER_N_STATISTICS 45
 /* Fills table (MANAGER_N_STATISTICS entries) and returns the number of entries, or -errno. */
 int manager_get_statistics(Manager *m, ManagerStatistic table[static MANAGER_N_STATISTICS]);
 /* Logs every counter of the same table in one line (SIGUSR1, and at stop). */

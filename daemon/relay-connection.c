@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -23,6 +24,8 @@
 #define CLIENT_KEEPALIVE_IDLE_SEC 60
 #define CLIENT_KEEPALIVE_INTERVAL_SEC 10
 #define CLIENT_KEEPALIVE_COUNT 3
+/* one warning per cause of upstream failure at most this often; the rest are counted */
+#define UPSTREAM_LOG_INTERVAL_USEC (60 * 1000000ULL)
 
 /* Bytes read from one socket and not yet written to the other. */
 typedef struct RelayDirection {
@@ -45,6 +48,9 @@ struct RelayConnection {
         bool stalled[2];            /* a write to fd[t] failed with ENOMEM: retried by a timer */
         sd_event_source *retry;
         uint64_t retry_usec;
+        UpstreamHandshake *handshake;   /* connecting to a proxy, or the handshake: not relaying yet */
+        struct sockaddr_storage dst;    /* the original destination, for UPSTREAM_FALLBACK_DIRECT */
+        bool fell_back;
 };
 
 void relay_core_init(RelayCore *core, sd_event *event, size_t buffer_size, uint32_t bypass_mark,
@@ -65,6 +71,7 @@ void relay_core_done(RelayCore *core)
         while (core->connections)
                 relay_connection_free(core->connections);
         buffer_pool_done(&core->pool);
+        upstream_done(&core->upstream);
         core->event = sd_event_unref(core->event);
 }
 
@@ -72,6 +79,14 @@ static void direction_release_buffer(RelayCore *core, RelayDirection *d)
 {
         buffer_pool_put(&core->pool, TAKE_PTR(d->buf));
         d->start = d->end = 0;
+}
+
+static UpstreamHandshake *mfree_bzero(UpstreamHandshake *h)
+{
+        if (h)
+                explicit_bzero(h, sizeof(*h));
+        free(h);
+        return NULL;
 }
 
 static void set_client_keepalive(int fd)
@@ -99,6 +114,7 @@ RelayConnection *relay_connection_free(RelayConnection *c)
         }
         sd_event_source_disable_unref(c->timer);
         sd_event_source_disable_unref(c->retry);
+        mfree_bzero(c->handshake);
 
         if (c->prev)
                 c->prev->next = c->next;
@@ -291,17 +307,166 @@ static int connection_update(RelayConnection *c)
 }
 
 static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+static int on_connect_timeout(sd_event_source *s, uint64_t usec, void *userdata);
+static int connection_established(RelayConnection *c);
+
+static void log_tunnel_failure(RelayCore *core, const struct sockaddr_storage *dst, UpstreamFailure f, int error,
+                               bool going_direct)
+{
+        uint64_t now = 0;
+        char a[80], why[80] = "", more[80] = "";
+
+        (void) sd_event_now(core->event, CLOCK_MONOTONIC, &now);
+        sockaddr_to_string(dst, a, sizeof(a));
+        if (error != 0)
+                snprintf(why, sizeof(why), ": %s", strerror(-error));
+        if (core->upstream_logged_usec[f] != 0 && now < core->upstream_logged_usec[f] + UPSTREAM_LOG_INTERVAL_USEC) {
+                core->upstream_suppressed[f]++;
+                log_debug("Relayed connection to %s: upstream %s%s.", a, upstream_failure_to_string(f), why);
+                return;
+        }
+        if (core->upstream_suppressed[f] > 0)
+                snprintf(more, sizeof(more), ", %" PRIu64 " more of this kind since the last message",
+                         core->upstream_suppressed[f]);
+        log_warning("Relayed connection to %s: upstream %s%s (%s%s; such messages at most once a minute).",
+                    a, upstream_failure_to_string(f), why, going_direct ? "going direct" : "client reset", more);
+        core->upstream_logged_usec[f] = now ?: 1;
+        core->upstream_suppressed[f] = 0;
+}
+
+/* Opens a socket with the bypass mark and starts connecting it to dst: a new fd, or -errno. */
+static int connect_marked(RelayCore *core, const struct sockaddr_storage *dst, socklen_t len)
+{
+        _cleanup_close_ int fd = -EBADF;
+        uint32_t mark = core->bypass_mark;
+        int one = 1;
+
+        fd = socket(dst->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+        if (fd < 0)
+                return -errno;
+        /* the bypass mark keeps the egress program from intercepting our own connection */
+        if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0)
+                return -errno;
+        (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (connect(fd, (const struct sockaddr *) dst, len) < 0 && errno != EINPROGRESS)
+                return -errno;
+        return TAKE_FD(fd);
+}
+
+static socklen_t sockaddr_len(const struct sockaddr_storage *ss)
+{
+        return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+/* The proxy failed us: count and log the cause, then reset the client, or go direct (once). */
+static int connection_tunnel_failed(RelayConnection *c, UpstreamFailure f, int error)
+{
+        RelayCore *core = c->core;
+        int fd, q;
+
+        core->stats.upstream_failures[f]++;
+        log_tunnel_failure(core, &c->dst, f, error,
+                           core->upstream_fallback == UPSTREAM_FALLBACK_DIRECT && !c->fell_back);
+        c->handshake = mfree_bzero(c->handshake);
+        c->io[RELAY_SIDE_UPSTREAM] = sd_event_source_disable_unref(c->io[RELAY_SIDE_UPSTREAM]);
+        c->fd[RELAY_SIDE_UPSTREAM] = safe_close(c->fd[RELAY_SIDE_UPSTREAM]);
+
+        if (core->upstream_fallback == UPSTREAM_FALLBACK_DIRECT && !c->fell_back) {
+                c->fell_back = true;
+                core->stats.upstream_fallbacks++;
+                fd = connect_marked(core, &c->dst, sockaddr_len(&c->dst));
+                q = fd;
+                if (fd >= 0) {
+                        c->fd[RELAY_SIDE_UPSTREAM] = fd;
+                        c->connecting = true;
+                        q = sd_event_add_io(core->event, &c->io[RELAY_SIDE_UPSTREAM], fd,
+                                            EPOLLOUT | CONNECTION_EPOLL_FLAGS, on_connection_io, c);
+                }
+                if (q >= 0) {
+                        c->timer = sd_event_source_disable_unref(c->timer);
+                        q = sd_event_add_time_relative(core->event, &c->timer, CLOCK_MONOTONIC,
+                                                       core->connect_timeout_usec, 0, on_connect_timeout, c);
+                }
+                if (q >= 0)
+                        return 0;
+                log_debug_errno(q, "Relayed connection: failed to go direct: %m");
+        }
+        core->stats.connect_failed++;
+        if (f == UPSTREAM_FAILURE_TIMEOUT)
+                core->stats.connect_timeouts++;
+        core->stats.errors++;
+        socket_set_linger_zero(c->fd[RELAY_SIDE_CLIENT]);
+        relay_connection_free(c);
+        return 0;
+}
+
+/* Sends what the handshake has queued and reads the proxy's answer, until the tunnel is open,
+ * the proxy fails, or the socket would block (then waits for it, edge-triggered). Reads with
+ * MSG_PEEK and takes only the reply's bytes: what the destination sends after it is the
+ * client's, read by the relay once established. */
+static int connection_handshake(RelayConnection *c)
+{
+        UpstreamHandshake *h = c->handshake;
+        int fd = c->fd[RELAY_SIDE_UPSTREAM];
+        uint8_t buf[UPSTREAM_HANDSHAKE_IN_MAX];
+        size_t consumed;
+        ssize_t n;
+        int q;
+
+        for (;;) {
+                while (upstream_handshake_has_output(h)) {
+                        n = send(fd, h->out + h->out_sent, h->out_len - h->out_sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n < 0 && errno == EAGAIN) {
+                                q = sd_event_source_set_io_events(c->io[RELAY_SIDE_UPSTREAM],
+                                                                  EPOLLOUT | CONNECTION_EPOLL_FLAGS);
+                                return q < 0 ? connection_tunnel_failed(c, UPSTREAM_FAILURE_UNREACHABLE, q) : 0;
+                        }
+                        if (n < 0)
+                                return connection_tunnel_failed(c, UPSTREAM_FAILURE_PROTOCOL, -errno);
+                        h->out_sent += (size_t) n;
+                }
+                n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN) {
+                        q = sd_event_source_set_io_events(c->io[RELAY_SIDE_UPSTREAM], EPOLLIN | CONNECTION_EPOLL_FLAGS);
+                        return q < 0 ? connection_tunnel_failed(c, UPSTREAM_FAILURE_UNREACHABLE, q) : 0;
+                }
+                /* closed or reset before the answer was complete: not the protocol either */
+                if (n < 0)
+                        return connection_tunnel_failed(c, UPSTREAM_FAILURE_PROTOCOL, -errno);
+                if (n == 0)
+                        return connection_tunnel_failed(c, UPSTREAM_FAILURE_PROTOCOL, -ECONNRESET);
+                q = upstream_handshake_feed(h, buf, (size_t) n, &consumed);
+                if (consumed > 0 && recv(fd, buf, consumed, MSG_DONTWAIT) != (ssize_t) consumed)
+                        return connection_tunnel_failed(c, UPSTREAM_FAILURE_PROTOCOL, -EIO);
+                if (q < 0)
+                        return connection_tunnel_failed(c, (UpstreamFailure) (-q - 1), 0);
+                if (q > 0) {
+                        c->handshake = mfree_bzero(c->handshake);
+                        c->core->stats.upstream_tunnels++;
+                        q = sd_event_source_set_io_events(c->io[RELAY_SIDE_UPSTREAM], EPOLLIN | CONNECTION_EPOLL_FLAGS);
+                        if (q < 0)
+                                return connection_abort(c, RELAY_SIDE_UPSTREAM, q);
+                        return connection_established(c);
+                }
+        }
+}
 
 static int connection_connected(RelayConnection *c, uint32_t revents)
 {
         RelayCore *core = c->core;
         socklen_t len = sizeof(int);
-        int err = 0, q;
+        int err = 0;
 
         if (getsockopt(c->fd[RELAY_SIDE_UPSTREAM], SOL_SOCKET, SO_ERROR, &err, &len) < 0)
                 err = errno;
         if (err == 0 && (revents & (EPOLLERR | EPOLLHUP)))
                 err = ECONNREFUSED;
+        if (err != 0 && c->handshake)
+                return connection_tunnel_failed(c, UPSTREAM_FAILURE_UNREACHABLE, -err);
         if (err != 0) {
                 core->stats.connect_failed++;
                 core->stats.errors++;
@@ -312,6 +477,17 @@ static int connection_connected(RelayConnection *c, uint32_t revents)
         }
 
         c->connecting = false;
+        if (c->handshake)
+                return connection_handshake(c);
+        return connection_established(c);
+}
+
+/* Connected to the original destination, or the tunnel to it is open: relay. */
+static int connection_established(RelayConnection *c)
+{
+        RelayCore *core = c->core;
+        int q;
+
         c->timer = sd_event_source_disable_unref(c->timer);
         q = sd_event_add_io(core->event, &c->io[RELAY_SIDE_CLIENT], c->fd[RELAY_SIDE_CLIENT],
                             EPOLLIN | CONNECTION_EPOLL_FLAGS, on_connection_io, c);
@@ -349,6 +525,8 @@ static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *
 
         if (c->connecting)
                 return connection_connected(c, revents);
+        if (c->handshake)
+                return connection_handshake(c);
         if (c->dir[RELAY_SIDE_CLIENT].shut && c->dir[RELAY_SIDE_UPSTREAM].shut)
                 return connection_discard(c, side);
 
@@ -389,6 +567,8 @@ static int on_connect_timeout(sd_event_source *s, uint64_t usec, void *userdata)
         RelayConnection *c = userdata;
         RelayCore *core = c->core;
 
+        if (c->handshake)
+                return connection_tunnel_failed(c, UPSTREAM_FAILURE_TIMEOUT, -ETIMEDOUT);
         core->stats.connect_timeouts++;
         core->stats.connect_failed++;
         core->stats.errors++;
@@ -460,15 +640,16 @@ int relay_connection_new(RelayCore *core, RelayConnectionState *state)
         return 0;
 }
 
-int relay_connection_connect(RelayCore *core, int client_fd, const struct sockaddr_storage *dst, socklen_t len)
+/* Counts client_fd, sets its options, and makes it a connection with upstream_fd connecting. */
+static int connection_start(RelayCore *core, int client_fd, int upstream_fd, const struct sockaddr_storage *dst,
+                            bool through)
 {
+        _cleanup_free_ UpstreamHandshake *h = NULL;
         RelayConnectionState state = {
-                .fd = { client_fd, -EBADF },
+                .fd = { client_fd, upstream_fd },
                 .connecting = true,
         };
-        uint32_t mark = core->bypass_mark;
         int one = 1, q;
-        char buf[80];
 
         core->stats.connections_total++;
         (void) setsockopt(client_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -478,37 +659,73 @@ int relay_connection_connect(RelayCore *core, int client_fd, const struct sockad
          * from this socket then meets no socket and gets the reset that ends it. */
         set_client_keepalive(client_fd);
 
-        state.fd[RELAY_SIDE_UPSTREAM] = socket(dst->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                                               IPPROTO_TCP);
-        if (state.fd[RELAY_SIDE_UPSTREAM] < 0) {
-                q = -errno;
-                goto fail;
-        }
-        /* the bypass mark keeps the egress program from intercepting our own connection */
-        if (setsockopt(state.fd[RELAY_SIDE_UPSTREAM], SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0) {
-                q = -errno;
-                goto fail;
-        }
-        (void) setsockopt(state.fd[RELAY_SIDE_UPSTREAM], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-
-        log_debug("Relaying a connection to %s.", sockaddr_to_string(dst, buf, sizeof(buf)));
-        if (connect(state.fd[RELAY_SIDE_UPSTREAM], (const struct sockaddr *) dst, len) < 0 &&
-            errno != EINPROGRESS) {
-                q = -errno;
-                goto fail;
+        if (through) {
+                h = malloc(sizeof(UpstreamHandshake));
+                q = h ? upstream_handshake_init(h, &core->upstream, dst) : -ENOMEM;
+                if (q < 0) {
+                        state_release(core, &state);
+                        return q;
+                }
         }
         q = relay_connection_new(core, &state);
         if (q < 0)
+                return q;
+        /* connecting: never finished at once, the head of the list */
+        core->connections->handshake = TAKE_PTR(h);
+        core->connections->dst = *dst;
+        return 0;
+}
+
+int relay_connection_through(RelayCore *core, int client_fd, int upstream_fd, const struct sockaddr_storage *dst)
+{
+        int q = connection_start(core, client_fd, upstream_fd, dst, true);
+
+        if (q < 0) {
+                core->stats.connect_failed++;
+                core->stats.errors++;
+        }
+        return q;
+}
+
+int relay_connection_connect(RelayCore *core, int client_fd, const struct sockaddr_storage *dst, socklen_t len)
+{
+        bool through = core->upstream.type != UPSTREAM_DIRECT;
+        int fd, q;
+        char buf[80];
+
+        log_debug("Relaying a connection to %s%s.", sockaddr_to_string(dst, buf, sizeof(buf)),
+                  through ? " through the upstream proxy" : "");
+        fd = through ? connect_marked(core, &core->upstream.address, core->upstream.address_len) :
+                       connect_marked(core, dst, len);
+        if (fd < 0 && through) {
+                /* failing at once (no route to the proxy) */
+                bool direct = core->upstream_fallback == UPSTREAM_FALLBACK_DIRECT;
+
+                core->stats.upstream_failures[UPSTREAM_FAILURE_UNREACHABLE]++;
+                log_tunnel_failure(core, dst, UPSTREAM_FAILURE_UNREACHABLE, fd, direct);
+                if (direct) {
+                        core->stats.upstream_fallbacks++;
+                        through = false;
+                        fd = connect_marked(core, dst, len);
+                }
+        }
+        if (fd < 0) {
+                q = fd;
                 goto fail;
+        }
+        q = connection_start(core, client_fd, fd, dst, through);
+        if (q < 0)
+                goto fail_counted;
         return 0;
 
 fail:
+        core->stats.connections_total++;
+        socket_set_linger_zero(client_fd);
+        safe_close(client_fd);
+fail_counted:
         core->stats.connect_failed++;
         core->stats.errors++;
         log_debug_errno(q, "Failed to connect to %s: %m", sockaddr_to_string(dst, buf, sizeof(buf)));
-        socket_set_linger_zero(state.fd[RELAY_SIDE_CLIENT]);
-        for (int s = 0; s < 2; s++)
-                safe_close(state.fd[s]);
         return q;
 }
 
@@ -517,8 +734,9 @@ void relay_connection_begin_close(RelayConnection *c)
         RelayCore *core = c->core;
         int q;
 
-        if (c->connecting) {
+        if (c->connecting || c->handshake) {
                 c->connecting = false;
+                c->handshake = mfree_bzero(c->handshake);
                 c->timer = sd_event_source_disable_unref(c->timer);
                 c->io[RELAY_SIDE_UPSTREAM] = sd_event_source_disable_unref(c->io[RELAY_SIDE_UPSTREAM]);
                 c->fd[RELAY_SIDE_UPSTREAM] = safe_close(c->fd[RELAY_SIDE_UPSTREAM]);
@@ -555,6 +773,18 @@ void relay_connection_get_state(RelayConnection *c, RelayConnectionState *ret)
                 ret->pending[s] = c->dir[s].buf ? c->dir[s].buf + c->dir[s].start : NULL;
                 ret->n_pending[s] = c->dir[s].end - c->dir[s].start;
         }
+}
+
+void relay_connection_reset(RelayConnection *c)
+{
+        for (int s = 0; s < 2; s++)
+                socket_set_linger_zero(c->fd[s]);
+        relay_connection_free(c);
+}
+
+bool relay_connection_opening_tunnel(RelayConnection *c)
+{
+        return c->handshake;
 }
 
 RelayConnection *relay_connection_next(RelayConnection *c)

@@ -13,7 +13,11 @@
  * - send() failing with ENOMEM (a fastpath socket whose peer's memory is used up: no wakeup
  *   follows) is retried on a timer, 5 ms doubling up to 200 ms (with sd-event's default
  *   accuracy, so a retry may come up to 250 ms later);
- * - a connect upstream that does not complete in connect_timeout_usec resets the client. */
+ * - a connect upstream that does not complete in connect_timeout_usec resets the client;
+ * - with a proxy upstream (core->upstream), the connection goes to the proxy and opens a tunnel to
+ *   the original destination (upstream.h) before any byte of the client's is read; connect plus
+ *   handshake take at most connect_timeout_usec; a failure resets the client, or, with
+ *   UPSTREAM_FALLBACK_DIRECT, connects it to the original destination instead (once). */
 #pragma once
 
 #include <stdbool.h>
@@ -39,6 +43,10 @@ struct RelayCore {
         sd_event *event;            /* a reference */
         uint32_t bypass_mark;       /* SO_MARK of upstream sockets */
         uint64_t connect_timeout_usec;
+        Upstream upstream;          /* for new connections; UPSTREAM_DIRECT: none */
+        UpstreamFallback upstream_fallback;
+        uint64_t upstream_logged_usec[_UPSTREAM_FAILURE_MAX];      /* rate limit of the warnings */
+        uint64_t upstream_suppressed[_UPSTREAM_FAILURE_MAX];
         BufferPool pool;
         RelayStatistics stats;      /* connections_active is the length of the list */
         RelayConnection *connections;
@@ -74,6 +82,13 @@ int relay_connection_new(RelayCore *core, RelayConnectionState *state);
  * bypass mark, and starts relaying once connected. client_fd is taken; a failure is counted
  * (connect_failed) and resets the client. */
 int relay_connection_connect(RelayCore *core, int client_fd, const struct sockaddr_storage *dst, socklen_t len);
+/* The same with upstream_fd already connecting (or connected) to the proxy: opens the tunnel to
+ * dst through core->upstream, which must not be direct (the unit tests use socketpairs). */
+int relay_connection_through(RelayCore *core, int client_fd, int upstream_fd, const struct sockaddr_storage *dst);
+/* Still connecting to the proxy or in the handshake: cannot be handed over on a restart. */
+bool relay_connection_opening_tunnel(RelayConnection *c);
+/* Resets both sides and frees c. */
+void relay_connection_reset(RelayConnection *c);
 /* Stopping: flush what was read, FIN both sides, then read and drop until their FINs (it frees
  * itself then). One still connecting upstream only gets its client side FINed. May free c. */
 void relay_connection_begin_close(RelayConnection *c);

@@ -16,6 +16,15 @@ int relay_connections_hand_over(RelayCore *core, HandoverStore *store)
         uint32_t n = 0;
         int q;
 
+        /* Still opening a tunnel through the proxy: the handshake's state is not handed over, and
+         * the client has sent nothing through yet; it gets a reset and may try again. */
+        for (RelayConnection *c = core->connections, *next; c; c = next) {
+                next = relay_connection_next(c);
+                if (relay_connection_opening_tunnel(c)) {
+                        core->stats.resets++;
+                        relay_connection_reset(c);
+                }
+        }
         for (RelayConnection *c = core->connections; c; c = relay_connection_next(c))
                 n++;
         q = handover_writer_new(&w, n);

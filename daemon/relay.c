@@ -441,6 +441,11 @@ int relay_new(Relay **ret, sd_event *event, const Config *c, Handover *h)
                 return log_oom();
         }
         relay_core_init(&r->core, event, (size_t) c->buffer_size, c->bypass_mark, c->connect_timeout_usec);
+        q = relay_set_upstream(r, &c->upstream, c->upstream_fallback);
+        if (q < 0) {
+                close_many(passed, n);
+                return log_oom();
+        }
         r->core.closed = on_connection_closed;
         r->core.userdata = r;
         r->listen_port = c->listen_port;
@@ -519,4 +524,14 @@ int relay_get_listen_address(Relay *r, char **ret)
         }
         *ret = s ? TAKE_PTR(s) : strdup("");
         return *ret ? 0 : -ENOMEM;
+}
+
+int relay_set_upstream(Relay *r, const Upstream *u, UpstreamFallback fallback)
+{
+        int q = upstream_copy(&r->core.upstream, u);
+
+        if (q < 0)
+                return q;
+        r->core.upstream_fallback = fallback;
+        return 0;
 }

@@ -7,6 +7,7 @@
 #include <systemd/sd-event.h>
 
 #include "config.h"
+#include "upstream.h"
 #include "util.h"
 
 typedef struct Relay Relay;
@@ -24,6 +25,11 @@ typedef struct RelayStatistics {
         uint64_t errors;                /* every failure: connect_failed, rejected, socket errors */
         uint64_t discarded_bytes;       /* received while stopping, after our FIN: dropped */
         uint64_t taken_over;            /* connections handed over by the previous process */
+        /* Upstream= a proxy: tunnels opened, failures by cause (each also in connect_failed,
+         * connect_timeouts and errors when it reset the client), fallbacks to direct */
+        uint64_t upstream_tunnels;
+        uint64_t upstream_failures[_UPSTREAM_FAILURE_MAX];
+        uint64_t upstream_fallbacks;
 } RelayStatistics;
 
 typedef struct Handover Handover;
@@ -58,3 +64,6 @@ int relay_handover(Relay *r, HandoverStore *store);
 void relay_get_statistics(Relay *r, RelayStatistics *ret);
 /* The addresses of the listeners, e.g. "127.0.0.1:15001 [::1]:15001". */
 int relay_get_listen_address(Relay *r, char **ret);
+
+/* For new connections from now on (open ones keep theirs). */
+int relay_set_upstream(Relay *r, const Upstream *u, UpstreamFallback fallback);

@@ -16,6 +16,7 @@ enum {
         KEY_FASTPATH,
         KEY_TRUSTED_PORTS,      /* optional: absent in files of versions before receivers */
         KEY_TRUSTED_CGROUPS,    /* optional, as above */
+        KEY_UPSTREAM,               /* optional: absent in files of older versions, "direct" */
         _KEY_MAX,
 };
 
@@ -27,11 +28,12 @@ static const char *const key_names[_KEY_MAX] = {
         [KEY_FASTPATH] = "Fastpath",
         [KEY_TRUSTED_PORTS] = "TrustedPorts",
         [KEY_TRUSTED_CGROUPS] = "TrustedCgroups",
+        [KEY_UPSTREAM] = "Upstream",
 };
 
 static bool key_optional(int k)
 {
-        return k == KEY_TRUSTED_PORTS || k == KEY_TRUSTED_CGROUPS;
+        return k == KEY_TRUSTED_PORTS || k == KEY_TRUSTED_CGROUPS || k == KEY_UPSTREAM;
 }
 
 #define parse_error(name, line, fmt, ...) \
@@ -105,6 +107,12 @@ static void state_move(Config *dst, Config *src, bool trusted_ports, bool truste
         dst->n_ports = src->n_ports;
         dst->fastpath = src->fastpath;
         src->n_interfaces = src->n_ports = 0;
+        if (src->upstream_restored) {
+                upstream_done(&dst->upstream);
+                dst->upstream = src->upstream;
+                src->upstream = (Upstream) {};
+                dst->upstream_restored = true;
+        }
 }
 
 int state_copy(Config *dst, const Config *src)
@@ -352,6 +360,16 @@ int state_parse(FILE *f, const char *name, Config *ret)
                         c.fastpath = r;
                         r = 0;
                         break;
+                case KEY_UPSTREAM: {
+                        const char *reason = NULL;
+
+                        r = upstream_parse(value, &c.upstream, &reason);
+                        c.upstream_restored = true;
+                        if (r == -EINVAL)
+                                r = parse_error(name, lineno, "Upstream= is invalid (not shown: it may hold a "
+                                                "password): %s", reason);
+                        break;
+                }
                 }
                 if (r < 0)
                         goto finish;
@@ -393,7 +411,7 @@ int state_serialize(FILE *f, const Config *c)
 {
         fputs("# skfastpathd runtime state, rewritten after every change made over D-Bus.\n"
               "# It replaces the config file's Interfaces=, Ports=, InterceptOnlyPorts=, TrustedPorts=,\n"
-              "# Fastpath= and TrustedCgroups=;\n"
+              "# Fastpath=, TrustedCgroups= and Upstream=;\n"
               "# remove it (daemon stopped) to start from the config file again.\n", f);
         fprintf(f, "Version=%d\n", STATE_VERSION);
         fputs("Interfaces=", f);
@@ -408,6 +426,13 @@ int state_serialize(FILE *f, const Config *c)
         for (size_t i = 0; i < c->n_trusted_cgroups; i++)
                 fprintf(f, "%s%s", i ? " " : "", c->trusted_cgroups[i]);
         fputc('\n', f);
+        {
+                _cleanup_free_ char *u = upstream_to_string(&c->upstream, false);
+
+                if (!u)
+                        return -ENOMEM;
+                fprintf(f, "Upstream=%s\n", u);
+        }
         if (fflush(f) != 0 || ferror(f))
                 return -(errno ?: EIO);
         return 0;
@@ -528,7 +553,8 @@ int state_save(const char *dir, const Config *c)
                 goto fail;
         }
         r = state_serialize(f, c);
-        if (r >= 0 && fchmod(fd, 0644) < 0)
+        /* 0600: Upstream= may hold a proxy's password */
+        if (r >= 0 && fchmod(fd, 0600) < 0)
                 r = -errno;
         if (r >= 0 && fsync(fd) < 0)
                 r = -errno;

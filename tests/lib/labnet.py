@@ -9,6 +9,10 @@
                                          reset by its peer; prints "ready"
   labnet.py echo HOST PORT SIZE          send SIZE pseudo-random bytes, half-close, read the echo
                                          until EOF; byte count and sha256 must match
+  labnet.py echo-full HOST PORT SIZE [DELAY]
+                                         the same without the half-close (after DELAY seconds
+                                         connected): read SIZE bytes back, then close; for
+                                         proxies that end both directions at the first EOF
   labnet.py digest HOST PORT SIZE        send SIZE bytes, half-close, then read the server's
                                          "COUNT SHA256" (sent only after our EOF arrived)
   labnet.py many HOST PORT COUNT SIZE    COUNT connections open at once, each an echo of SIZE
@@ -195,6 +199,37 @@ async def send_pattern(writer, size, seed):
     return sent.hexdigest()
 
 
+async def echo_full(host, port, size, seed, delay):
+    reader, writer = await open_conn(host, port)
+    lport = local_port(writer)
+    sent = hashlib.sha256()
+    await asyncio.sleep(delay)
+
+    async def send():
+        for chunk in pattern_chunks(size, seed):
+            sent.update(chunk)
+            writer.write(chunk)
+            await writer.drain()
+
+    async def recv():
+        h = hashlib.sha256()
+        n = 0
+        while n < size:
+            data = await reader.read(min(CHUNK, size - n))
+            if not data:
+                break
+            h.update(data)
+            n += len(data)
+        return n, h
+
+    _, (n, got) = await asyncio.wait_for(asyncio.gather(send(), recv()), TIMEOUT)
+    writer.close()
+    if n != size or got.digest() != sent.digest():
+        raise AssertionError(f"echo of {size} bytes came back as {n} bytes, sha256 "
+                             f"{got.hexdigest()[:16]} instead of {sent.hexdigest()[:16]}")
+    return lport
+
+
 async def digest_one(host, port, size):
     reader, writer = await open_conn(host, port)
     lport = local_port(writer)
@@ -330,6 +365,10 @@ def main():
         elif cmd == "echo":
             lport = asyncio.run(echo_one(args[0], int(args[1]), int(args[2]), 1))
             print(f"ok echo {args[2]} bytes local_port {lport}")
+        elif cmd == "echo-full":
+            delay = float(args[3]) if len(args) > 3 else 0
+            lport = asyncio.run(echo_full(args[0], int(args[1]), int(args[2]), 1, delay))
+            print(f"ok echo-full {args[2]} bytes local_port {lport}")
         elif cmd == "digest":
             lport = asyncio.run(digest_one(args[0], int(args[1]), int(args[2])))
             print(f"ok digest {args[2]} bytes local_port {lport}")

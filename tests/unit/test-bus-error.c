@@ -19,6 +19,7 @@ static void test_error_names(void)
                 { "org.skfastpath1.Error.LimitExceeded", E2BIG, 6 },
                 { "org.skfastpath1.Error.Failed", EIO, 1 },
                 { "org.skfastpath1.Error.InvalidCgroup", EINVAL, 10 },
+                { "org.skfastpath1.Error.InvalidUpstream", EINVAL, 11 },
                 { "org.freedesktop.DBus.Error.AccessDenied", 0, 7 },
                 { "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired", 0, 8 },
                 { "org.freedesktop.DBus.Error.ServiceUnknown", 0, 9 },

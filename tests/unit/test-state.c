@@ -245,7 +245,7 @@ static void test_state_save_and_load(void)
         c.fastpath = false;
         ASSERT_EQ(state_save(sub, &c), 0);         /* creates the missing directories */
         ASSERT_EQ(stat(path, &st), 0);
-        ASSERT_EQ(st.st_mode & 07777, 0644u);
+        ASSERT_EQ(st.st_mode & 07777, 0600u);      /* Upstream= may hold a password */
         ASSERT_EQ(count_entries(sub, "."), 2);     /* . and ..: no temporary file left */
 
         config_init(&d);
@@ -301,6 +301,55 @@ static void test_state_trusted(void)
         ASSERT_EQ(config_find_port(&d, 9090)->mode, PORT_MODE_TRUSTED);
         ASSERT_EQ(d.n_trusted_cgroups, 1u);
         ASSERT_STREQ(d.trusted_cgroups[0], "/b");
+        config_done(&d);
+        config_done(&c);
+        rm_rf(dir);
+}
+
+/* Upstream= round-trips with its password (escaped), a bad one is corrupt without showing it,
+ * and a file without it (older versions) keeps the config file's. */
+static void test_state_upstream(void)
+{
+        _cleanup_free_ char *dir = make_tmpdir(), *path = NULL, *text = NULL;
+        const char *reason;
+        Config c, d;
+        FILE *f;
+
+        ASSERT(dir);
+        ASSERT(asprintf(&path, "%s/state", dir) > 0);
+        config_init(&c);
+        ASSERT_EQ(upstream_parse("socks5://al%3Aice:p%40ss@[::1]:1080", &c.upstream, &reason), 0);
+        ASSERT_EQ(state_save(dir, &c), 0);
+        f = fopen(path, "re");
+        ASSERT(f);
+        ASSERT(getdelim(&text, &(size_t) { 0 }, 0, f) > 0);
+        fclose(f);
+        ASSERT(strstr(text, "\nUpstream=socks5://al%3Aice:p%40ss@[::1]:1080\n"));
+        config_init(&d);
+        ASSERT_EQ(state_load(dir, &d), 1);
+        ASSERT_EQ(d.upstream.type, UPSTREAM_SOCKS5);
+        ASSERT_STREQ(d.upstream.user, "al:ice");
+        ASSERT_STREQ(d.upstream.password, "p@ss");
+        ASSERT(upstream_equal(&c.upstream, &d.upstream));
+        config_done(&d);
+
+        /* the state's direct replaces the config's proxy */
+        config_init(&d);
+        ASSERT_EQ(upstream_parse("http://127.0.0.1:3128", &d.upstream, &reason), 0);
+        write_file(path, GOOD "Upstream=direct\n");
+        ASSERT_EQ(state_load(dir, &d), 1);
+        ASSERT_EQ(d.upstream.type, UPSTREAM_DIRECT);
+        /* a file of an older version has none: the config's stays */
+        ASSERT_EQ(upstream_parse("http://127.0.0.1:3128", &d.upstream, &reason), 0);
+        write_file(path, GOOD);
+        ASSERT_EQ(state_load(dir, &d), 1);
+        ASSERT_EQ(d.upstream.type, UPSTREAM_HTTP);
+        config_done(&d);
+
+        config_init(&d);
+        ASSERT_CORRUPT(GOOD "Upstream=socks5://u:secret@proxy.example:1080\n",
+                       "t:6: Upstream= is invalid (not shown: it may hold a password): the host must be an IPv4 "
+                       "address or a bracketed IPv6 address; host names are not resolved");
         config_done(&d);
         config_done(&c);
         rm_rf(dir);
@@ -562,6 +611,7 @@ int main(void)
         RUN(test_state_nul_byte);
         RUN(test_state_save_and_load);
         RUN(test_state_trusted);
+        RUN(test_state_upstream);
         RUN(test_state_missing_is_fine);
         RUN(test_state_corrupt_kept_aside);
         RUN(test_state_over_limit_kept_aside);
