@@ -256,7 +256,7 @@ static int method_set_fastpath(sd_bus_message *message, void *userdata, sd_bus_e
 static int method_revert(sd_bus_message *message, void *userdata, sd_bus_error *error)
 {
         Manager *m = userdata;
-        const char *changed[5];
+        const char *changed[8];  /* every property Revert() may change, RuntimeChanges, NULL */
         unsigned mask = 0;
         size_t n = 0;
         int r;

@@ -143,7 +143,9 @@ def main():
 # deleted/recreated every second, and D-Bus changes run in parallel.
 
 FLAP_GRACE = 3.0        # a failure this long after a traffic-link flap still counts as caused by it
-GAUGES = {"tracked-sockets", "managed-interfaces", "managed-ports"}
+# values of now, not counters (org.skfastpath1(5)): they may go down
+GAUGES = {"tracked-sockets", "managed-interfaces", "managed-ports", "relay-active-connections",
+          "splice-detection"}
 BUS = ("org.skfastpath1", "/org/skfastpath1", "org.skfastpath1.Manager")
 
 
