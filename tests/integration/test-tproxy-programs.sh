@@ -90,7 +90,7 @@ check "squid: 64 MiB POST to 198.18.0.10, byte-exact" squid_post 198.18.0.10
 check "squid: 64 MiB POST to [2001:db8::10], byte-exact" squid_post '[2001:db8::10]'
 check "squid handled the requests (its access log)" test "$(grep -c ':8000/' "$T/squid/access.log" 2>/dev/null || echo 0)" -ge 4
 check "squid saw no forwarding loop" bash -c "! grep -qi 'forwarding loop' '$T/squid/cache.log'"
-if [ "$LAB_FAILED" -ne 0 ]; then
+if [ "$SKFP_FAILED" -ne 0 ]; then
         echo "--- squid's cache.log (tail), access.log, and a GET's answer:"
         tail -20 "$T/squid/cache.log" 2>/dev/null || true
         cat "$T/squid/access.log" 2>/dev/null || true

@@ -156,7 +156,7 @@ expect_failure() {
         local c0 e0 out dt
         c0=$(ustat "$2")
         e0=$(ustat relay-errors)
-        out=$(lab_py expect-reset 198.18.0.10 "${4:-80}") || { echo "     $out"; echo "FAIL $1: reset"; LAB_FAILED=$((LAB_FAILED + 1)); return; }
+        out=$(lab_py expect-reset 198.18.0.10 "${4:-80}") || { echo "     $out"; fail "$1: reset"; return; }
         dt=$(sed -n 's/^ok reset after \([0-9.]*\)s$/\1/p' <<<"$out")
         check "$1: the client is reset (after ${dt}s)" awk -v d="$dt" -v m="${3:-1}" 'BEGIN { exit !(d <= m) }'
         check "$1: $2 counted" test "$(ustat "$2")" -eq $((c0 + 1))
