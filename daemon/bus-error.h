@@ -12,6 +12,7 @@
 #define SKFP_ERROR_NOT_MANAGED SKFP_BUS_ERROR_PREFIX "NotManaged"
 #define SKFP_ERROR_LIMIT_EXCEEDED SKFP_BUS_ERROR_PREFIX "LimitExceeded"
 #define SKFP_ERROR_FAILED SKFP_BUS_ERROR_PREFIX "Failed"
+#define SKFP_ERROR_INVALID_CGROUP SKFP_BUS_ERROR_PREFIX "InvalidCgroup"
 
 extern const sd_bus_error_map skfastpath_error_map[];
 
@@ -27,6 +28,7 @@ enum {
         SKFP_EXIT_ACCESS_DENIED = 7,          /* org.freedesktop.DBus.Error.AccessDenied */
         SKFP_EXIT_AUTH_REQUIRED = 8,          /* ...InteractiveAuthorizationRequired */
         SKFP_EXIT_UNREACHABLE = 9,            /* no bus, or the daemon is not running */
+        SKFP_EXIT_INVALID_CGROUP = 10,        /* org.skfastpath1.Error.InvalidCgroup */
 };
 
 /* The exit code for a failed call: by error name, else by errno (-r, for failures before any

@@ -22,6 +22,7 @@ void config_init(Config *c)
                 .max_sockets = 65536,
                 .max_ports = 1024,
                 .max_interfaces = 64,
+                .max_cgroups = CONFIG_MAX_CGROUPS,
                 .log_level = LOG_LEVEL_INFO,
         };
 }
@@ -29,6 +30,7 @@ void config_init(Config *c)
 void config_done(Config *c)
 {
         strv_free_n(c->interfaces, c->n_interfaces);
+        strv_free_n(c->cgroups, c->n_cgroups);
         free(c->ports);
         free(c->cgroup_path);
         free(c->state_directory);
@@ -84,6 +86,94 @@ int config_remove_interface(Config *c, const char *name)
                         memmove(c->interfaces + i, c->interfaces + i + 1,
                                 (c->n_interfaces - i - 1) * sizeof(char *));
                         c->n_interfaces--;
+                        return 1;
+                }
+        return 0;
+}
+
+const char *config_cgroup_invalid_reason(const char *path)
+{
+        size_t len, comp = 0;
+        unsigned level = 0;
+
+        if (!path || path[0] != '/')
+                return "does not begin with '/'";
+        len = strlen(path);
+        if (len > 4095)
+                return "is longer than 4095 bytes";
+        if (len == 1)
+                return NULL;
+        if (path[len - 1] == '/')
+                return "ends in '/'";
+        for (const char *p = path; *p; p++) {
+                if ((unsigned char) *p <= ' ' || *p == 0x7f)
+                        return "holds whitespace or a control character";
+                if (*p == '/') {
+                        const char *n = p + 1;
+
+                        if (*n == '/')
+                                return "has an empty component";
+                        if (n[0] == '.' && (n[1] == '/' || n[1] == 0))
+                                return "has a '.' component";
+                        if (n[0] == '.' && n[1] == '.' && (n[2] == '/' || n[2] == 0))
+                                return "has a '..' component";
+                        comp = 0;
+                        if (++level > CONFIG_MAX_CGROUP_LEVEL)
+                                return "is deeper than 31 levels";
+                } else if (++comp > 255)
+                        return "has a component longer than 255 bytes";
+        }
+        return NULL;
+}
+
+unsigned config_cgroup_level(const char *path)
+{
+        unsigned n = 0;
+
+        if (streq(path, "/"))
+                return 0;
+        for (const char *p = path; *p; p++)
+                if (*p == '/')
+                        n++;
+        return n;
+}
+
+bool config_has_cgroup(const Config *c, const char *path)
+{
+        for (size_t i = 0; i < c->n_cgroups; i++)
+                if (streq(c->cgroups[i], path))
+                        return true;
+        return false;
+}
+
+int config_add_cgroup(Config *c, const char *path)
+{
+        char **a, *s;
+
+        if (config_cgroup_invalid_reason(path))
+                return -EINVAL;
+        if (config_has_cgroup(c, path))
+                return 0;
+        s = strdup(path);
+        if (!s)
+                return -ENOMEM;
+        a = reallocarray(c->cgroups, c->n_cgroups + 1, sizeof(char *));
+        if (!a) {
+                free(s);
+                return -ENOMEM;
+        }
+        c->cgroups = a;
+        c->cgroups[c->n_cgroups++] = s;
+        return 1;
+}
+
+int config_remove_cgroup(Config *c, const char *path)
+{
+        for (size_t i = 0; i < c->n_cgroups; i++)
+                if (streq(c->cgroups[i], path)) {
+                        free(c->cgroups[i]);
+                        memmove(c->cgroups + i, c->cgroups + i + 1, (c->n_cgroups - i - 1) * sizeof(char *));
+                        c->n_cgroups--;
                         return 1;
                 }
         return 0;
@@ -313,6 +403,32 @@ static int parse_interfaces_field(Config *c, const char *v, void *field, const c
         return 0;
 }
 
+static int parse_cgroups_field(Config *c, const char *v, void *field, const char **reason)
+{
+        _cleanup_strv_free_ char **words = NULL;
+        int r;
+
+        if (!*v) {
+                while (c->n_cgroups > 0)
+                        free(c->cgroups[--c->n_cgroups]);
+                return 0;
+        }
+        r = strv_split_words(v, &words);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(w, words)
+                if (config_cgroup_invalid_reason(*w)) {
+                        *reason = "expected cgroup v2 paths below the root, normalised, beginning with '/'";
+                        return -EINVAL;
+                }
+        STRV_FOREACH(w, words) {
+                r = config_add_cgroup(c, *w);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int parse_ports_list(Config *c, const char *v, PortMode mode, const char **reason)
 {
         _cleanup_strv_free_ char **words = NULL;
@@ -364,6 +480,7 @@ static const ConfigKey keys[] = {
         KEY("Intercept", "Interfaces", parse_interfaces_field, interfaces),
         KEY("Intercept", "Ports", parse_ports_field, ports),
         KEY("Intercept", "InterceptOnlyPorts", parse_intercept_only_ports_field, ports),
+        KEY("Intercept", "Cgroups", parse_cgroups_field, cgroups),
         KEY("Intercept", "Mark", parse_mark_field, mark),
         KEY("Intercept", "BypassMark", parse_mark_field, bypass_mark),
         KEY("Intercept", "RoutingTable", parse_table_field, routing_table),
@@ -387,7 +504,7 @@ static const ConfigKey keys[] = {
 #undef KEY
 
 const char *const config_known_keys[] = {
-        "Intercept.Interfaces", "Intercept.Ports", "Intercept.InterceptOnlyPorts", "Intercept.Mark",
+        "Intercept.Interfaces", "Intercept.Ports", "Intercept.InterceptOnlyPorts", "Intercept.Cgroups", "Intercept.Mark",
         "Intercept.BypassMark", "Intercept.RoutingTable", "Intercept.RulePriority",
         "Listener.ListenPort", "Listener.Relay", "Listener.ConnectTimeoutSec", "Listener.BufferSize",
         "Listener.MaxConnections", "Listener.StopTimeoutSec", "Fastpath.Fastpath", "Fastpath.CgroupPath", "Fastpath.MaxSockets",
@@ -411,6 +528,9 @@ static int check_consistency(Config *c, const char *name)
         if (c->n_ports > c->max_ports)
                 return log_error_errno(E2BIG, "%s: %zu ports configured, more than MaxPorts=%u", name,
                         c->n_ports, c->max_ports);
+        if (c->n_cgroups > c->max_cgroups)
+                return log_error_errno(E2BIG, "%s: %zu cgroups selected, more than %u", name, c->n_cgroups,
+                        c->max_cgroups);
         if (c->n_interfaces > c->max_interfaces)
                 return log_error_errno(E2BIG, "%s: %zu interfaces configured, more than MaxInterfaces=%u",
                         name, c->n_interfaces, c->max_interfaces);

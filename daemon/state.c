@@ -14,6 +14,7 @@ enum {
         KEY_PORTS,
         KEY_INTERCEPT_ONLY_PORTS,
         KEY_FASTPATH,
+        KEY_CGROUPS,             /* optional: a state file written before Cgroups= keeps the config file's */
         _KEY_MAX,
 };
 
@@ -23,6 +24,7 @@ static const char *const key_names[_KEY_MAX] = {
         [KEY_PORTS] = "Ports",
         [KEY_INTERCEPT_ONLY_PORTS] = "InterceptOnlyPorts",
         [KEY_FASTPATH] = "Fastpath",
+        [KEY_CGROUPS] = "Cgroups",
 };
 
 #define parse_error(name, line, fmt, ...) \
@@ -46,6 +48,27 @@ static int parse_interfaces(Config *c, char *value, const char *name, unsigned l
                         return parse_error(name, line, "interface %s listed twice", w);
                 r = config_add_interface(c, w);
                 if (r < 0)
+                        return log_oom();
+        }
+        return 0;
+}
+
+static int parse_cgroups(Config *c, char *value, const char *name, unsigned line)
+{
+        _cleanup_strv_free_ char **words = NULL;
+
+        if (strv_split_words(value, &words) < 0)
+                return log_oom();
+        STRV_FOREACH(word, words) {
+                const char *w = *word, *reason = config_cgroup_invalid_reason(w);
+
+                if (reason) {
+                        _cleanup_free_ char *e = cescape(w);
+                        return parse_error(name, line, "cgroup '%s' %s", e ?: "?", reason);
+                }
+                if (config_has_cgroup(c, w))
+                        return parse_error(name, line, "cgroup %s listed twice", w);
+                if (config_add_cgroup(c, w) < 0)
                         return log_oom();
         }
         return 0;
@@ -79,9 +102,13 @@ static int parse_ports(Config *c, char *value, PortMode mode, const char *name, 
 static void state_move(Config *dst, Config *src)
 {
         strv_free_n(dst->interfaces, dst->n_interfaces);
+        strv_free_n(dst->cgroups, dst->n_cgroups);
         free(dst->ports);
         dst->interfaces = TAKE_PTR(src->interfaces);
         dst->n_interfaces = src->n_interfaces;
+        dst->cgroups = TAKE_PTR(src->cgroups);
+        dst->n_cgroups = src->n_cgroups;
+        src->n_cgroups = 0;
         dst->ports = TAKE_PTR(src->ports);
         dst->n_ports = src->n_ports;
         dst->fastpath = src->fastpath;
@@ -101,6 +128,11 @@ int state_copy(Config *dst, const Config *src)
         }
         for (size_t i = 0; i < src->n_ports; i++) {
                 r = config_add_port(&c, src->ports[i].port, src->ports[i].mode);
+                if (r < 0)
+                        goto finish;
+        }
+        for (size_t i = 0; i < src->n_cgroups; i++) {
+                r = config_add_cgroup(&c, src->cgroups[i]);
                 if (r < 0)
                         goto finish;
         }
@@ -173,6 +205,18 @@ int state_diff(const Config *file, const Config *now, StateChange **ret, size_t 
                                 return r;
                 }
         }
+        for (size_t i = 0; i < now->n_cgroups; i++)
+                if (!config_has_cgroup(file, now->cgroups[i])) {
+                        r = diff_add(&changes, &n, key_names[KEY_CGROUPS], now->cgroups[i], "added");
+                        if (r < 0)
+                                return r;
+                }
+        for (size_t i = 0; i < file->n_cgroups; i++)
+                if (!config_has_cgroup(now, file->cgroups[i])) {
+                        r = diff_add(&changes, &n, key_names[KEY_CGROUPS], file->cgroups[i], "removed");
+                        if (r < 0)
+                                return r;
+                }
         if (file->fastpath != now->fastpath) {
                 r = diff_add(&changes, &n, key_names[KEY_FASTPATH], now->fastpath ? "on" : "off", "set");
                 if (r < 0)
@@ -287,6 +331,9 @@ int state_parse(FILE *f, const char *name, Config *ret)
                         c.fastpath = r;
                         r = 0;
                         break;
+                case KEY_CGROUPS:
+                        r = parse_cgroups(&c, value, name, lineno);
+                        break;
                 }
                 if (r < 0)
                         goto finish;
@@ -295,8 +342,14 @@ int state_parse(FILE *f, const char *name, Config *ret)
                 r = log_error_errno(EIO, "%s: read error", name);
                 goto finish;
         }
+        if (!seen[KEY_CGROUPS])
+                for (size_t i = 0; i < ret->n_cgroups; i++)
+                        if (config_add_cgroup(&c, ret->cgroups[i]) < 0) {
+                                r = log_oom();
+                                goto finish;
+                        }
         for (int k = 0; k < _KEY_MAX; k++)
-                if (!seen[k]) {
+                if (!seen[k] && k != KEY_CGROUPS) {
                         r = parse_error(name, lineno, "%s= is missing (truncated file?)", key_names[k]);
                         goto finish;
                 }
@@ -325,8 +378,8 @@ static void write_ports(FILE *f, const char *key, const Config *c, PortMode mode
 int state_serialize(FILE *f, const Config *c)
 {
         fputs("# skfastpathd runtime state, rewritten after every change made over D-Bus.\n"
-              "# It replaces the config file's Interfaces=, Ports=, InterceptOnlyPorts= and Fastpath=;\n"
-              "# remove it (daemon stopped) to start from the config file again.\n", f);
+              "# It replaces the config file's Interfaces=, Ports=, InterceptOnlyPorts=, Fastpath=\n"
+              "# and Cgroups=; remove it (daemon stopped) to start from the config file again.\n", f);
         fprintf(f, "Version=%d\n", STATE_VERSION);
         fputs("Interfaces=", f);
         for (size_t i = 0; i < c->n_interfaces; i++)
@@ -335,6 +388,10 @@ int state_serialize(FILE *f, const Config *c)
         write_ports(f, "Ports", c, PORT_MODE_FASTPATH);
         write_ports(f, "InterceptOnlyPorts", c, PORT_MODE_INTERCEPT_ONLY);
         fprintf(f, "Fastpath=%s\n", c->fastpath ? "yes" : "no");
+        fputs("Cgroups=", f);
+        for (size_t i = 0; i < c->n_cgroups; i++)
+                fprintf(f, "%s%s", i ? " " : "", c->cgroups[i]);
+        fputc('\n', f);
         if (fflush(f) != 0 || ferror(f))
                 return -(errno ?: EIO);
         return 0;
