@@ -63,10 +63,11 @@ shows_present() {
 shows_absent() {
         cgroups | grep -q "\"$1\" 0 false"
 }
-fail_with() { # ERROR CMD...: fails with that D-Bus error name
+fail_with() { # ERROR METHOD PATH: the call fails with that D-Bus error name
         local out
-        out=$("${@:2}" 2>&1) && { echo "     succeeded: $out"; return 1; }
-        grep -q "$1" <<<"$out" || { echo "     $out"; return 1; }
+        out=$(dbus-send --system --print-reply --dest=org.skfastpath1 /org/skfastpath1 \
+                "org.skfastpath1.Manager.$2" "string:$3" 2>&1) && { echo "     succeeded: $out"; return 1; }
+        grep -q "^Error $1:" <<<"$out" || { echo "     $out"; return 1; }
 }
 
 # A selected cgroup that does not exist yet; interface managed, no ports: all TCP of the selection.
@@ -127,17 +128,17 @@ check "Cgroups shows $B present" shows_present "$B"
 check "after AddCgroup the other process is intercepted" in_cg "$B" lab_http http://198.18.0.10/ 1
 check "RemoveCgroup $B" call RemoveCgroup s "$B"
 check "after RemoveCgroup it goes direct again" in_cg "$B" lab_http http://198.18.0.10/ 0
-check "RemoveCgroup of an unselected cgroup is NotManaged" fail_with NotManaged call RemoveCgroup s "$B"
+check "RemoveCgroup of an unselected cgroup is NotManaged" fail_with org.skfastpath1.Error.NotManaged RemoveCgroup "$B"
 
 # --- bad paths: named error, nothing changed
 before=$(cgroups)
 long="/$(head -c 300 /dev/zero | tr '\0' x)"
 for bad in "relative/path" "/a/../b" "/a//b" "/a/" "/a/./b" "/a b" "" "$long"; do
         check "AddCgroup '${bad:0:20}' is InvalidCgroup" fail_with org.skfastpath1.Error.InvalidCgroup \
-                call AddCgroup s "$bad"
+                AddCgroup "$bad"
 done
 check "RemoveCgroup '/a/../b' is InvalidCgroup" fail_with org.skfastpath1.Error.InvalidCgroup \
-        call RemoveCgroup s "/a/../b"
+        RemoveCgroup "/a/../b"
 check "Cgroups unchanged after the refusals" test "$(cgroups)" = "$before"
 
 # --- ports managed: they limit the selection
