@@ -79,6 +79,14 @@ CONF
 skfp_daemon_start
 
 check "Cgroups shows $A absent" shows_absent "$A"
+
+# PropertiesChanged of the daemon, recorded (tests/lib/linkwatch.py: "NS signal PROPERTY" lines)
+nsenter --net="/run/netns/$NS" "$LAB_PY" "$SKFP_TOP/tests/lib/linkwatch.py" record "$T/watch" >"$T/watch.out" 2>&1 &
+WATCH_PID=$!
+watch_stop() { kill "$WATCH_PID" 2>/dev/null; wait "$WATCH_PID" 2>/dev/null; }
+SKFP_CLEANUP_HOOKS+=("watch_stop")
+lab_wait_for "$T/watch.out" ready
+signals() { grep -c " signal Cgroups" "$T/watch" || true; }
 check "a process outside the selection goes direct (port 80)" in_cg "$B" lab_http http://198.18.0.10/ 0
 check "the test's own cgroup goes direct" lab_http http://198.18.0.10/ 0
 
@@ -91,8 +99,12 @@ done
 ms=$((($(date +%s%N) - t0) / 1000000))
 echo "     $A present on the bus $ms ms after mkdir (busctl polling included)"
 check "Cgroups shows $A present with its id" shows_present "$A"
+check "PropertiesChanged announced Cgroups after the mkdir" test "$(signals)" -ge 1
+n=$(signals)
 rmdir "$CG2$A"
 check "Cgroups shows $A absent after rmdir" shows_absent "$A"
+sleep 0.05
+check "PropertiesChanged announced Cgroups after the rmdir" test "$(signals)" -gt "$n"
 mkdir "$CG2$A"
 sleep 0.1
 check "a connection 100 ms after mkdir is intercepted" in_cg "$A" lab_http http://198.18.0.10/ 1
