@@ -244,6 +244,25 @@ static int method_remove_port(sd_bus_message *message, void *userdata, sd_bus_er
         return method_port(message, userdata, false, error);
 }
 
+/* The action a cgroup change needs: a user's own user manager's subtree
+ * (/user.slice/user-UID.slice/user@UID.service and below, UID the caller's effective uid from the
+ * bus credentials) is org.skfastpath1.steer-own-applications, anything else
+ * org.skfastpath1.manage. */
+static const char *cgroup_action(sd_bus_message *message, const char *path)
+{
+        char own[128];
+        size_t n;
+        uid_t uid;
+
+        if (polkit_sender_euid(message, &uid) < 0 || uid == 0)
+                return POLKIT_ACTION_MANAGE;
+        snprintf(own, sizeof(own), "/user.slice/user-%u.slice/user@%u.service", (unsigned) uid, (unsigned) uid);
+        n = strlen(own);
+        if (strncmp(path, own, n) == 0 && (path[n] == 0 || path[n] == '/'))
+                return POLKIT_ACTION_STEER_OWN;
+        return POLKIT_ACTION_MANAGE;
+}
+
 /* AddCgroup and RemoveCgroup: validate, authorise, change, commit. */
 static int method_cgroup(sd_bus_message *message, Manager *m, bool add, sd_bus_error *error)
 {
@@ -257,7 +276,7 @@ static int method_cgroup(sd_bus_message *message, Manager *m, bool add, sd_bus_e
         r = check_cgroup(path, error);
         if (r < 0)
                 return r;
-        r = polkit_verify(m, message, POLKIT_ACTION_MANAGE, error);
+        r = polkit_verify(m, message, cgroup_action(message, path), error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 
