@@ -67,33 +67,12 @@ static void untrack_close(int fd)
         safe_close(fd);
 }
 
-#define FAIL(...)                                                                           \
-        do {                                                                                \
-                fprintf(stderr, "    %s:%d: ", __func__, __LINE__);                         \
-                fprintf(stderr, __VA_ARGS__);                                               \
-                fputc('\n', stderr);                                                        \
-                return -1;                                                                  \
-        } while (0)
-#define CHECK(expr)                                                                         \
-        do {                                                                                \
-                if (!(expr))                                                                \
-                        FAIL("check failed: %s", #expr);                                    \
-        } while (0)
-#define CHECK_EQ_U64(a, b)                                                                  \
-        do {                                                                                \
-                uint64_t _a = (a), _b = (b);                                                \
-                if (_a != _b)                                                               \
-                        FAIL("%s == %llu, expected %s == %llu", #a, (unsigned long long) _a,  \
-                             #b, (unsigned long long) _b);                                  \
-        } while (0)
-#define CHECK_OK(expr)                                                                      \
-        do {                                                                                \
-                int _r = (expr);                                                            \
-                if (_r == -1) /* a check inside failed and said why */                      \
-                        FAIL("%s failed", #expr);                                           \
-                if (_r < 0)                                                                 \
-                        FAIL("%s failed: %s", #expr, strerror(-_r));                        \
-        } while (0)
+/* A failed check returns -1 from the test (tests.h); CHECK* are this file's names for the checks. */
+#define TEST_FAILED() return -1
+#include "tests.h"
+#define CHECK(expr) ASSERT(expr)
+#define CHECK_EQ_U64(a, b) ASSERT_EQ_U64(a, b)
+#define CHECK_OK(expr) ASSERT_OK(expr)
 
 static uint64_t now_ms(void)
 {

@@ -65,12 +65,12 @@ static void check_value_helpers(const char *s)
 
         number = reference_number(s, true, &ref, &end) && !*end && ref <= UINT32_MAX;
         r = parse_uint32(s, &v32);
-        FUZZ_ASSERT((r == 0) == number);
-        FUZZ_ASSERT(r < 0 || v32 == ref);
+        ASSERT((r == 0) == number);
+        ASSERT(r < 0 || v32 == ref);
 
         r = parse_port(s, &v16);
-        FUZZ_ASSERT((r == 0) == (number && ref >= 1 && ref <= 65535));
-        FUZZ_ASSERT(r < 0 || v16 == ref);
+        ASSERT((r == 0) == (number && ref >= 1 && ref <= 65535));
+        ASSERT(r < 0 || v16 == ref);
 
         number = reference_number(s, false, &ref, &end);
         if (number) {
@@ -78,59 +78,59 @@ static void check_value_helpers(const char *s)
                                 streq(end, "G") ? 1024ULL * 1024 * 1024 : !*end ? 1 : 0;
 
                 r = parse_size(s, &v64);
-                FUZZ_ASSERT((r == 0) == (mult > 0 && ref <= UINT64_MAX / mult));
-                FUZZ_ASSERT(r < 0 || v64 == ref * mult);
+                ASSERT((r == 0) == (mult > 0 && ref <= UINT64_MAX / mult));
+                ASSERT(r < 0 || v64 == ref * mult);
 
                 mult = streq(end, "ms") ? 1000 : streq(end, "min") ? 60 * 1000000ULL :
                        (!*end || streq(end, "s")) ? 1000000 : 0;
                 r = parse_sec_usec(s, &v64);
-                FUZZ_ASSERT((r == 0) == (mult > 0 && ref <= UINT64_MAX / mult));
-                FUZZ_ASSERT(r < 0 || v64 == ref * mult);
+                ASSERT((r == 0) == (mult > 0 && ref <= UINT64_MAX / mult));
+                ASSERT(r < 0 || v64 == ref * mult);
         } else {
-                FUZZ_ASSERT(parse_size(s, &v64) < 0);
-                FUZZ_ASSERT(parse_sec_usec(s, &v64) < 0);
+                ASSERT(parse_size(s, &v64) < 0);
+                ASSERT(parse_sec_usec(s, &v64) < 0);
         }
 }
 
 static void check_invariants(const Config *c)
 {
-        FUZZ_ASSERT(c->n_ports == 0 || c->ports);
+        ASSERT(c->n_ports == 0 || c->ports);
         for (size_t i = 0; i < c->n_ports; i++) {
-                FUZZ_ASSERT(c->ports[i].port != 0);
-                FUZZ_ASSERT(c->ports[i].mode == PORT_MODE_FASTPATH ||
-                            c->ports[i].mode == PORT_MODE_INTERCEPT_ONLY);
-                FUZZ_ASSERT(i == 0 || c->ports[i - 1].port < c->ports[i].port);
+                ASSERT(c->ports[i].port != 0);
+                ASSERT(c->ports[i].mode == PORT_MODE_FASTPATH ||
+                       c->ports[i].mode == PORT_MODE_INTERCEPT_ONLY);
+                ASSERT(i == 0 || c->ports[i - 1].port < c->ports[i].port);
         }
         if (c->n_ports > 0) {
-                FUZZ_ASSERT(config_find_port(c, c->ports[0].port) == &c->ports[0]);
-                FUZZ_ASSERT(config_find_port(c, c->ports[c->n_ports - 1].port) == &c->ports[c->n_ports - 1]);
+                ASSERT(config_find_port(c, c->ports[0].port) == &c->ports[0]);
+                ASSERT(config_find_port(c, c->ports[c->n_ports - 1].port) == &c->ports[c->n_ports - 1]);
         }
 
-        FUZZ_ASSERT(c->n_interfaces == 0 || c->interfaces);
+        ASSERT(c->n_interfaces == 0 || c->interfaces);
         for (size_t i = 0; i < c->n_interfaces; i++) {
-                FUZZ_ASSERT(ifname_valid(c->interfaces[i]));
-                FUZZ_ASSERT(config_has_interface(c, c->interfaces[i]));
+                ASSERT(ifname_valid(c->interfaces[i]));
+                ASSERT(config_has_interface(c, c->interfaces[i]));
                 for (size_t j = 0; j < i; j++)
-                        FUZZ_ASSERT(!streq(c->interfaces[i], c->interfaces[j]));
+                        ASSERT(!streq(c->interfaces[i], c->interfaces[j]));
         }
 
-        FUZZ_ASSERT(path_acceptable(c->cgroup_path));
-        FUZZ_ASSERT(path_acceptable(c->state_directory));
-        FUZZ_ASSERT(path_acceptable(c->pin_directory));
-        FUZZ_ASSERT(c->log_level >= LOG_LEVEL_ERR && c->log_level <= LOG_LEVEL_DEBUG);
+        ASSERT(path_acceptable(c->cgroup_path));
+        ASSERT(path_acceptable(c->state_directory));
+        ASSERT(path_acceptable(c->pin_directory));
+        ASSERT(c->log_level >= LOG_LEVEL_ERR && c->log_level <= LOG_LEVEL_DEBUG);
 }
 
 static void check_consistent(const Config *c)
 {
-        FUZZ_ASSERT(c->mark != 0 && c->bypass_mark != 0 && c->mark != c->bypass_mark);
-        FUZZ_ASSERT(c->n_ports <= c->max_ports);
-        FUZZ_ASSERT(c->n_interfaces <= c->max_interfaces);
-        FUZZ_ASSERT(c->listen_port != 0);
-        FUZZ_ASSERT(c->routing_table != 0 && (c->routing_table < 253 || c->routing_table > 255));
-        FUZZ_ASSERT(c->buffer_size >= 4096 && c->buffer_size <= 64 * 1024 * 1024);
-        FUZZ_ASSERT(c->connect_timeout_usec > 0);
-        FUZZ_ASSERT(c->rule_priority > 0 && c->max_connections > 0 && c->max_sockets > 0);
-        FUZZ_ASSERT(c->max_ports > 0 && c->max_interfaces > 0);
+        ASSERT(c->mark != 0 && c->bypass_mark != 0 && c->mark != c->bypass_mark);
+        ASSERT(c->n_ports <= c->max_ports);
+        ASSERT(c->n_interfaces <= c->max_interfaces);
+        ASSERT(c->listen_port != 0);
+        ASSERT(c->routing_table != 0 && (c->routing_table < 253 || c->routing_table > 255));
+        ASSERT(c->buffer_size >= 4096 && c->buffer_size <= 64 * 1024 * 1024);
+        ASSERT(c->connect_timeout_usec > 0);
+        ASSERT(c->rule_priority > 0 && c->max_connections > 0 && c->max_sockets > 0);
+        ASSERT(c->max_ports > 0 && c->max_interfaces > 0);
 }
 
 /* Each operation is an opcode byte and two argument bytes (a port, or the length of an interface
@@ -158,22 +158,22 @@ static void run_operations(Config *c, const uint8_t *p, const uint8_t *end)
                         n_before = c->n_ports;
                         r = config_add_port(c, port, mode);
                         if (port == 0) {
-                                FUZZ_ASSERT(r == -EINVAL && c->n_ports == n_before);
+                                ASSERT(r == -EINVAL && c->n_ports == n_before);
                                 break;
                         }
-                        FUZZ_ASSERT(r == (had ? 0 : 1));
-                        FUZZ_ASSERT(c->n_ports == n_before + (found ? 0 : 1));
+                        ASSERT(r == (had ? 0 : 1));
+                        ASSERT(c->n_ports == n_before + (found ? 0 : 1));
                         found = config_find_port(c, port);
-                        FUZZ_ASSERT(found && found->mode == mode);
+                        ASSERT(found && found->mode == mode);
                         break;
                 }
                 case 2:
                         had = config_find_port(c, port);
                         n_before = c->n_ports;
                         r = config_remove_port(c, port);
-                        FUZZ_ASSERT(r == (had ? 1 : 0));
-                        FUZZ_ASSERT(c->n_ports == n_before - (had ? 1 : 0));
-                        FUZZ_ASSERT(!config_find_port(c, port));
+                        ASSERT(r == (had ? 1 : 0));
+                        ASSERT(c->n_ports == n_before - (had ? 1 : 0));
+                        ASSERT(!config_find_port(c, port));
                         break;
                 case 3:
                 case 4:
@@ -189,24 +189,24 @@ static void run_operations(Config *c, const uint8_t *p, const uint8_t *end)
                         if (op % 7 == 3) {
                                 r = config_add_interface(c, name);
                                 if (!ifname_valid(name)) {
-                                        FUZZ_ASSERT(r == -EINVAL && c->n_interfaces == n_before);
+                                        ASSERT(r == -EINVAL && c->n_interfaces == n_before);
                                         break;
                                 }
-                                FUZZ_ASSERT(r == (had ? 0 : 1));
-                                FUZZ_ASSERT(c->n_interfaces == n_before + (had ? 0 : 1));
-                                FUZZ_ASSERT(config_has_interface(c, name));
+                                ASSERT(r == (had ? 0 : 1));
+                                ASSERT(c->n_interfaces == n_before + (had ? 0 : 1));
+                                ASSERT(config_has_interface(c, name));
                         } else {
                                 r = config_remove_interface(c, name);
-                                FUZZ_ASSERT(r == (had ? 1 : 0));
-                                FUZZ_ASSERT(c->n_interfaces == n_before - (had ? 1 : 0));
-                                FUZZ_ASSERT(!config_has_interface(c, name));
+                                ASSERT(r == (had ? 1 : 0));
+                                ASSERT(c->n_interfaces == n_before - (had ? 1 : 0));
+                                ASSERT(!config_has_interface(c, name));
                         }
                         break;
                 case 5:
                         /* empty the port list from its end, as a reset does */
                         while (c->n_ports > 0)
-                                FUZZ_ASSERT(config_remove_port(c, c->ports[c->n_ports - 1].port) == 1);
-                        FUZZ_ASSERT(!config_find_port(c, port));
+                                ASSERT(config_remove_port(c, c->ports[c->n_ports - 1].port) == 1);
+                        ASSERT(!config_find_port(c, port));
                         break;
                 case 6:
                         /* a short string of the input through the value helpers */
@@ -264,13 +264,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (r >= 0)
                 check_consistent(&c);
         else
-                FUZZ_ASSERT(r == -EINVAL || r == -ERANGE || r == -E2BIG || r == -ENOMEM ||
-                            r == -EIO);
+                ASSERT(r == -EINVAL || r == -ERANGE || r == -E2BIG || r == -ENOMEM ||
+                       r == -EIO);
 
         check_line_values(data, data + size);
         run_operations(&c, data, data + size);
 
         config_done(&c);
-        FUZZ_ASSERT(c.n_ports == 0 && !c.ports && c.n_interfaces == 0 && !c.interfaces);
+        ASSERT(c.n_ports == 0 && !c.ports && c.n_interfaces == 0 && !c.interfaces);
         return 0;
 }

@@ -42,7 +42,7 @@ static int lowest_free_fd(void)
 {
         int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
-        FUZZ_ASSERT(fd >= 0);
+        ASSERT(fd >= 0);
         close(fd);
         return fd;
 }
@@ -57,18 +57,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         log_set_max_level(0);
         baseline = lowest_free_fd();
         state = memfd_create("fuzz-handover", MFD_CLOEXEC);
-        FUZZ_ASSERT(state >= 0);
-        FUZZ_ASSERT(size == 0 || write(state, data, size) == (ssize_t) size);
-        FUZZ_ASSERT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+        ASSERT(state >= 0);
+        ASSERT(size == 0 || write(state, data, size) == (ssize_t) size);
+        ASSERT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
         if (size >= 12)
                 memcpy(&n, data + 8, sizeof(n));
         n = n > MAX_CONNECTIONS ? MAX_CONNECTIONS : n;
         for (uint32_t i = 0; i < 2 * n; i++) {
                 fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-                FUZZ_ASSERT(fds[i] >= 0);
+                ASSERT(fds[i] >= 0);
         }
         if (n > 0)
-                FUZZ_ASSERT(send_fds(sv[0], fds, 2 * n) == 0);
+                ASSERT(send_fds(sv[0], fds, 2 * n) == 0);
         for (uint32_t i = 0; i < 2 * n; i++)
                 close(fds[i]);
         close(sv[0]);
@@ -78,20 +78,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (r >= 0) {
                 RelayConnectionState st;
 
-                FUZZ_ASSERT(handover_reader_n_connections(rd) == n);
+                ASSERT(handover_reader_n_connections(rd) == n);
                 while ((r = handover_reader_next(rd, &pool, &st)) > 0)
                         for (int s = 0; s < 2; s++) {
-                                FUZZ_ASSERT(st.fd[s] >= 0);
-                                FUZZ_ASSERT(st.n_pending[s] <= HANDOVER_MAX_PENDING);
-                                FUZZ_ASSERT(!st.pending[s] == (st.n_pending[s] == 0));
+                                ASSERT(st.fd[s] >= 0);
+                                ASSERT(st.n_pending[s] <= HANDOVER_MAX_PENDING);
+                                ASSERT(!st.pending[s] == (st.n_pending[s] == 0));
                                 close(st.fd[s]);
                                 buffer_pool_put(&pool, st.pending[s]);
                         }
         }
-        FUZZ_ASSERT(r == 0 || r == -EBADMSG || r == -EPROTO || r == -E2BIG);
+        ASSERT(r == 0 || r == -EBADMSG || r == -EPROTO || r == -E2BIG);
         handover_reader_free(rd);
-        FUZZ_ASSERT(pool.n_in_use == 0);
+        ASSERT(pool.n_in_use == 0);
         buffer_pool_done(&pool);
-        FUZZ_ASSERT(lowest_free_fd() == baseline);
+        ASSERT(lowest_free_fd() == baseline);
         return 0;
 }

@@ -17,18 +17,18 @@ static void on_link(void *userdata, const RtnlLink *link)
         switch (link->type) {
         case RTNL_LINK_NEW:
         case RTNL_LINK_DEL:
-                FUZZ_ASSERT(link->ifindex > 0);
-                FUZZ_ASSERT(memchr(link->name, 0, sizeof(link->name)));
+                ASSERT(link->ifindex > 0);
+                ASSERT(memchr(link->name, 0, sizeof(link->name)));
                 len = strlen(link->name);
-                FUZZ_ASSERT(len >= 1 && len <= 15);
+                ASSERT(len >= 1 && len <= 15);
                 break;
         case RTNL_DUMP_DONE:
                 break;
         case RTNL_REQUEST_FAILED:
-                FUZZ_ASSERT(link->error != 0);
+                ASSERT(link->error != 0);
                 break;
         default:
-                FUZZ_ASSERT(!"the parser invents no other event");
+                ASSERT(!"the parser invents no other event");
         }
         (*n)++;
 }
@@ -43,15 +43,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* the daemon receives into an aligned buffer: so do we, with the input's exact size so
          * that ASan sees any read past the end */
         buf = malloc(size > 0 ? size : 1);
-        FUZZ_ASSERT(buf);
+        ASSERT(buf);
         if (size > 0)
                 memcpy(buf, data, size);
         r = rtnl_parse(buf, size, on_link, &n);
         if (r < 0) {
-                FUZZ_ASSERT(r == -EBADMSG);
-                FUZZ_ASSERT(n == 0);
+                ASSERT(r == -EBADMSG);
+                ASSERT(n == 0);
         } else
-                FUZZ_ASSERT((size_t) r == n);
+                ASSERT((size_t) r == n);
         free(buf);
         return 0;
 }

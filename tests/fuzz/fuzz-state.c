@@ -8,15 +8,15 @@
 
 static void assert_same_state(const Config *a, const Config *b)
 {
-        FUZZ_ASSERT(a->n_interfaces == b->n_interfaces);
+        ASSERT(a->n_interfaces == b->n_interfaces);
         for (size_t i = 0; i < a->n_interfaces; i++)
-                FUZZ_ASSERT(streq(a->interfaces[i], b->interfaces[i]));
-        FUZZ_ASSERT(a->n_ports == b->n_ports);
+                ASSERT(streq(a->interfaces[i], b->interfaces[i]));
+        ASSERT(a->n_ports == b->n_ports);
         for (size_t i = 0; i < a->n_ports; i++) {
-                FUZZ_ASSERT(a->ports[i].port == b->ports[i].port);
-                FUZZ_ASSERT(a->ports[i].mode == b->ports[i].mode);
+                ASSERT(a->ports[i].port == b->ports[i].port);
+                ASSERT(a->ports[i].mode == b->ports[i].mode);
         }
-        FUZZ_ASSERT(a->fastpath == b->fastpath);
+        ASSERT(a->fastpath == b->fastpath);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -36,19 +36,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fclose(f);
         if (r >= 0) {
                 for (size_t i = 0; i < c.n_interfaces; i++)
-                        FUZZ_ASSERT(ifname_valid(c.interfaces[i]));
+                        ASSERT(ifname_valid(c.interfaces[i]));
                 for (size_t i = 0; i < c.n_ports; i++) {
-                        FUZZ_ASSERT(c.ports[i].port != 0);
-                        FUZZ_ASSERT(i == 0 || c.ports[i - 1].port < c.ports[i].port);
+                        ASSERT(c.ports[i].port != 0);
+                        ASSERT(i == 0 || c.ports[i - 1].port < c.ports[i].port);
                 }
                 f = open_memstream(&buf, &len);
-                FUZZ_ASSERT(f);
-                FUZZ_ASSERT(state_serialize(f, &c) >= 0);
+                ASSERT(f);
+                ASSERT(state_serialize(f, &c) >= 0);
                 fclose(f);
                 config_init(&again);
                 f = fmemopen(buf, len, "r");
-                FUZZ_ASSERT(f);
-                FUZZ_ASSERT(state_parse(f, "fuzz-again", &again) >= 0);
+                ASSERT(f);
+                ASSERT(state_parse(f, "fuzz-again", &again) >= 0);
                 fclose(f);
                 assert_same_state(&c, &again);
                 config_done(&again);

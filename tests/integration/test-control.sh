@@ -6,7 +6,7 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib/daemon.sh"
 
-CTL="$SKFP_BUILD/daemon/skfastpathctl"
+CTL="$SKFP_BUILD/ctl/skfastpathctl"
 DEST=org.skfastpath1
 OBJ=/org/skfastpath1
 IFACE=org.skfastpath1.Manager

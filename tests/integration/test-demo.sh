@@ -25,18 +25,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-passed=0 failed=0
-check() { # DESCRIPTION CMD...
-        local what=$1
-        shift
-        if "$@"; then
-                echo "ok   $what"
-                passed=$((passed + 1))
-        else
-                echo "FAIL $what"
-                failed=$((failed + 1))
-        fi
-}
+# shellcheck source=../lib/check.sh
+. "$(dirname "$0")/../lib/check.sh"
 
 host_snapshot() {
         ip rule; ip -6 rule; ip route show table main; ip -6 route show table main
@@ -180,5 +170,4 @@ check "the host's bpffs is still mounted" mountpoint -q /sys/fs/bpf
 after=$(host_snapshot)
 check "the host's rules, routes, qdiscs and accept_local are as before" [ "$before" = "$after" ]
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+checks_summary

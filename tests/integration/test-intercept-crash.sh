@@ -2,11 +2,9 @@
 # A crashed daemon fails open: its unpinned tcx links go with it and traffic flows directly.
 # A restart cleans the rules its predecessor left instead of stacking a second copy.
 set -euo pipefail
-. "$(dirname "$0")/../lib/daemon.sh"
-. "$SKFP_TOP/tests/lib/lab.sh"
+. "$(dirname "$0")/../lib/lab.sh"
 
-skfp_env_init iccrash
-lab_init
+lab_env iccrash
 skfp_config <<CONF
 [Intercept]
 Interfaces=skfp-c0
@@ -24,7 +22,6 @@ links_gone() {
         done < <(lab_daemon_links)
 }
 
-accept_local_before=$(in_client cat /proc/sys/net/ipv4/conf/lo/accept_local)
 skfp_daemon_start
 check "intercepted while running" lab_http http://198.18.0.10/ 1
 kill -KILL "$SKFP_DAEMON_PID"
@@ -44,6 +41,6 @@ check "restart: intercepted again" lab_http http://198.18.0.10/ 1
 check "daemon exits 0 on SIGTERM" skfp_daemon_stop
 # accept_local: the crashed run saved the original value in the state directory, so the restart
 # does not take the 1 it finds for it
-check "nothing left after the clean stop (accept_local back to $accept_local_before)" \
-        lab_check_clean "$accept_local_before"
+check "nothing left after the clean stop (accept_local back to $LAB_ACCEPT_LOCAL)" \
+        lab_check_clean
 lab_summary

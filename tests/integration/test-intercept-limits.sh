@@ -2,11 +2,9 @@
 # The relay's bounds: MaxConnections= (further connections wait in the backlog, then are served)
 # and ConnectTimeoutSec= (an upstream that never answers resets the client in time).
 set -euo pipefail
-. "$(dirname "$0")/../lib/daemon.sh"
-. "$SKFP_TOP/tests/lib/lab.sh"
+. "$(dirname "$0")/../lib/lab.sh"
 
-skfp_env_init iclimits
-lab_init
+lab_env iclimits
 # an address the world drops silently (no such address there, no forwarding)
 ip -n "$NS" route add 198.18.0.99/32 via 198.19.0.2 dev skfp-c0
 skfp_config <<CONF

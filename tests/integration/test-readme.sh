@@ -12,7 +12,7 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib/daemon.sh"
 
-CTL="$SKFP_BUILD/daemon/skfastpathctl"
+CTL="$SKFP_BUILD/ctl/skfastpathctl"
 D="$SKFP_BUILD/daemon/skfastpathd"
 README="$SKFP_TOP/README.md"
 PORT=9100
@@ -24,13 +24,6 @@ chmod 0755 "$T"
 sed -i 's/^LogLevel=debug/LogLevel=info/' "$T/skfastpathd.conf"  # what a default install prints
 mkdir -p "$T/out" "$T/blocks"
 
-passed=0 failed=0
-ok() { echo "ok   $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL $*"; failed=$((failed + 1)); }
-check() { # check DESCRIPTION COMMAND...
-        local what=$1; shift
-        if "$@"; then ok "$what"; else fail "$what"; fi
-}
 
 # capture ID COMMAND...: what COMMAND prints (stdout and stderr) and its exit code, for block ID
 capture() {
@@ -230,5 +223,4 @@ done
 # The same message before and after a daemon ran: not a leftover of the start.
 check "ctl-not-running is the same after a daemon stopped" cmp -s "$T/out/ctl-not-running" "$T/out/ctl-not-running-after-stop"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+checks_summary

@@ -5,7 +5,7 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib/daemon.sh"
 
-CTL="$SKFP_BUILD/daemon/skfastpathctl"
+CTL="$SKFP_BUILD/ctl/skfastpathctl"
 PORT=9000
 
 skfp_env_init watch
@@ -14,13 +14,6 @@ skfp_config <<CONF
 Ports=$PORT
 CONF
 
-passed=0 failed=0
-ok() { echo "ok   $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL $*"; failed=$((failed + 1)); }
-check() { # check DESCRIPTION COMMAND...
-        local what=$1; shift
-        if "$@"; then ok "$what"; else fail "$what"; fi
-}
 counter() { # counter NAME: its value now
         "$CTL" stats | awk -v n="$1" '$1 == n { print $2 }'
 }
@@ -117,29 +110,29 @@ kill -INT "$W"
 rc=0; wait "$W" || rc=$?
 check "SIGINT (Ctrl-C) ends the watch with exit 0 (got $rc)" [ "$rc" = 0 ]
 
+# watch_stopped NAME WHAT STOP...: a watch runs (output in $T/NAME.out and .err), then STOP... takes
+# WHAT away; the watch must end within 5 s; its exit code is in $rc
+watch_stopped() {
+        local name=$1 what=$2 w
+        shift 2
+        "$CTL" stats --watch --interval=0.2 >"$T/$name.out" 2>"$T/$name.err" &
+        w=$!
+        for _ in $(seq 100); do grep -q '^COUNTER' "$T/$name.out" && break; sleep 0.02; done
+        "$@"
+        rc=0
+        for _ in $(seq 250); do kill -0 "$w" 2>/dev/null || break; sleep 0.02; done
+        kill "$w" 2>/dev/null && echo "the watch was still running 5 s after $what stopped"
+        wait "$w" || rc=$?
+}
+
 # --- the daemon goes away: a clear message, exit 9 -------------------------------------------------
-"$CTL" stats --watch --interval=0.2 >"$T/gone.out" 2>"$T/gone.err" &
-W=$!
-for _ in $(seq 100); do grep -q '^COUNTER' "$T/gone.out" && break; sleep 0.02; done
-skfp_daemon_stop
-rc=0
-for _ in $(seq 250); do kill -0 "$W" 2>/dev/null || break; sleep 0.02; done
-kill "$W" 2>/dev/null && echo "the watch was still running 5 s after the daemon stopped"
-wait "$W" || rc=$?
+watch_stopped gone "the daemon" skfp_daemon_stop
 check "daemon stopped: exit 9 (got $rc)" [ "$rc" = 9 ]
 check "daemon stopped: says so ($(head -n 1 "$T/gone.err"))" grep -q '^skfastpathd went away (.*); stopped watching\.$' "$T/gone.err"
 
 # --- the bus goes away: exit 9 ---------------------------------------------------------------------
 skfp_daemon_start
-"$CTL" stats --watch --interval=0.2 >"$T/bus.out" 2>"$T/bus.err" &
-W=$!
-for _ in $(seq 100); do grep -q '^COUNTER' "$T/bus.out" && break; sleep 0.02; done
-skfp_bus_stop
-rc=0
-for _ in $(seq 250); do kill -0 "$W" 2>/dev/null || break; sleep 0.02; done
-kill "$W" 2>/dev/null && echo "the watch was still running 5 s after the bus stopped"
-wait "$W" || rc=$?
+watch_stopped bus "the bus" skfp_bus_stop
 check "bus stopped: exit 9 (got $rc: $(head -n 1 "$T/bus.err"))" [ "$rc" = 9 ]
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+checks_summary

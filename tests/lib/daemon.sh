@@ -19,6 +19,8 @@ SKFP_TOP=${SKFP_SOURCE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SKFP_BUILD=${SKFP_BUILD_ROOT:-$SKFP_TOP/build}
 # shellcheck source=private-bus.sh
 . "$SKFP_TOP/tests/lib/private-bus.sh"
+# shellcheck source=check.sh
+. "$SKFP_TOP/tests/lib/check.sh"
 
 skfp_skip() {
         echo "SKIP: $*"
@@ -78,27 +80,15 @@ skfp_busctl() {
 }
 
 skfp_daemon_start() {
-        local i
         nsenter --net="/run/netns/$NS" "$SKFP_BUILD/daemon/skfastpathd" --config="$T/skfastpathd.conf" "$@" \
                 >"$T/daemon.log" 2>&1 &
         SKFP_DAEMON_PID=$!
-        for i in $(seq 250); do
-                # an answered call, not the name: the name is taken before the datapath loads
-                if busctl --system get-property org.skfastpath1 /org/skfastpath1 \
-                        org.skfastpath1.Manager Version >/dev/null 2>&1; then
-                        return 0
-                fi
-                if ! kill -0 "$SKFP_DAEMON_PID" 2>/dev/null; then
-                        echo "skfastpathd exited during start:" >&2
-                        cat "$T/daemon.log" >&2
-                        SKFP_DAEMON_PID=
-                        return 1
-                fi
-                sleep 0.02
-        done
-        echo "skfastpathd did not take its bus name within 5 s:" >&2
-        cat "$T/daemon.log" >&2
-        return 1
+        # an answered call, not the name: the name is taken before the datapath loads
+        if ! skfp_wait_ready "$SKFP_DAEMON_PID" "$T/daemon.log" skfastpathd \
+                busctl --system get-property org.skfastpath1 /org/skfastpath1 org.skfastpath1.Manager Version; then
+                kill -0 "$SKFP_DAEMON_PID" 2>/dev/null || SKFP_DAEMON_PID=
+                return 1
+        fi
 }
 
 skfp_daemon_stop() {

@@ -8,8 +8,10 @@
 #   unmanaged  skfp-c1     198.19.1.0/24  2001:db8:2::/64   198.18.0.20  2001:db8::20   (veth)
 #   layer 3    skfp-t0     198.19.2.0/24  2001:db8:3::/64   198.18.0.30  2001:db8::30   (tun, lab_tun)
 #
-#   . tests/lib/daemon.sh; . tests/lib/lab.sh
-#   skfp_env_init NAME; lab_init      # namespaces, links, routes, world servers ($T/world.log)
+#   . tests/lib/lab.sh                # (sources daemon.sh)
+#   lab_env NAME                      # skfp_env_init NAME and lab_init: namespaces, links,
+#                                     # routes, world servers ($T/world.log); LAB_ACCEPT_LOCAL
+#                                     # is the client's accept_local before the daemon
 #   lab_tun                           # adds the layer-3 path
 #   in_client CMD..., in_world CMD...
 #   lab_py ARGS...                    # labnet.py in the client namespace
@@ -18,6 +20,9 @@
 #   lab_stats                         # GetStatistics over D-Bus, printed as "NAME VALUE" lines
 #   lab_stat NAME                     # one counter of what lab_stats fetched last, e.g.
 #                                     # relayed-connections (names: org.skfastpath1(5))
+
+# shellcheck source-path=SCRIPTDIR source=daemon.sh
+[ -n "${SKFP_TOP:-}" ] || . "$(dirname "${BASH_SOURCE[0]}")/daemon.sh"
 
 LAB_PY=/usr/bin/python3
 LAB_NET="$SKFP_TOP/tests/lib/labnet.py"
@@ -51,16 +56,8 @@ lab_wait_for() { # FILE PATTERN [tenths of a second]
 }
 
 lab_cleanup() {
-        if [ -n "${LAB_TUN_PID:-}" ]; then
-                kill "$LAB_TUN_PID" 2>/dev/null || true
-                wait "$LAB_TUN_PID" 2>/dev/null || true
-                LAB_TUN_PID=
-        fi
-        if [ -n "${LAB_WORLD_PID:-}" ]; then
-                kill "$LAB_WORLD_PID" 2>/dev/null || true
-                wait "$LAB_WORLD_PID" 2>/dev/null || true
-                LAB_WORLD_PID=
-        fi
+        skfp_stop_pid LAB_TUN_PID
+        skfp_stop_pid LAB_WORLD_PID
         if [ -n "${WNS:-}" ]; then
                 ip netns del "$WNS" 2>/dev/null || true
                 WNS=
@@ -93,14 +90,22 @@ lab_init() {
         ulimit -n "$(ulimit -Hn)"
         # nsenter execs python: $! is the server itself, not a subshell around it
         nsenter --net="/run/netns/$WNS" "$LAB_PY" "$LAB_NET" serve "$T/world.log" >"$T/world.out" 2>&1 &
+        # shellcheck disable=SC2034 # stopped by lab_cleanup (skfp_stop_pid)
         LAB_WORLD_PID=$!
         lab_wait_for "$T/world.out" ready
+        LAB_ACCEPT_LOCAL=$(in_client cat /proc/sys/net/ipv4/conf/lo/accept_local)
+}
+
+lab_env() { # NAME
+        skfp_env_init "$1"
+        lab_init
 }
 
 lab_tun() {
         local tp="$SKFP_BUILD/tests/integration/skfp-tunpair"
         [ -c /dev/net/tun ] || skfp_skip "no /dev/net/tun"
         "$tp" "$NS" skfp-t0 "$WNS" skfp-t1 600 >"$T/tun.out" 2>&1 &
+        # shellcheck disable=SC2034 # stopped by lab_cleanup (skfp_stop_pid)
         LAB_TUN_PID=$!
         lab_wait_for "$T/tun.out" ready
         ip -n "$NS" addr add 198.19.2.1/24 dev skfp-t0
@@ -135,25 +140,10 @@ lab_world_peer() { # PORT PEER_IP
         grep "^accept $1 $2 " "$T/world.log" | tail -1 | cut -d' ' -f4
 }
 
-# Checks: check DESCRIPTION CMD... runs CMD and prints "ok   DESCRIPTION" or "FAIL DESCRIPTION";
-# lab_summary prints the counts and fails when any check failed.
-LAB_PASSED=0
-LAB_FAILED=0
-check() {
-        local what=$1
-        shift
-        if "$@"; then
-                echo "ok   $what"
-                LAB_PASSED=$((LAB_PASSED + 1))
-        else
-                echo "FAIL $what"
-                LAB_FAILED=$((LAB_FAILED + 1))
-        fi
-}
-
+# Checks: check DESCRIPTION CMD... (tests/lib/check.sh, sourced by daemon.sh); lab_summary prints
+# the counts and, when any check failed, the tail of the daemon's log, and fails.
 lab_summary() {
-        echo "$LAB_PASSED passed, $LAB_FAILED failed"
-        if [ "$LAB_FAILED" -ne 0 ]; then
+        if ! checks_summary; then
                 echo "--- daemon log (tail):"
                 tail -40 "$T/daemon.log" 2>/dev/null || true
                 return 1
@@ -204,14 +194,14 @@ lab_client() { # RELAYED MODE HOST PORT ARGS...
 }
 
 # After the daemon stopped: nothing of it is left in the client namespace or the kernel.
-lab_check_clean() { # ACCEPT_LOCAL_BEFORE
-        local link prog bad=0
+lab_check_clean() { # [ACCEPT_LOCAL_BEFORE, default LAB_ACCEPT_LOCAL]
+        local link prog bad=0 accept_local=${1:-$LAB_ACCEPT_LOCAL}
         if ip -n "$NS" rule | grep -q "lookup $LAB_TABLE"; then echo "     IPv4 rule left"; bad=1; fi
         if ip -n "$NS" -6 rule | grep -q "lookup $LAB_TABLE"; then echo "     IPv6 rule left"; bad=1; fi
         if [ -n "$(ip -n "$NS" route show table "$LAB_TABLE" 2>/dev/null)" ]; then echo "     IPv4 route left"; bad=1; fi
         if [ -n "$(ip -n "$NS" -6 route show table "$LAB_TABLE" 2>/dev/null)" ]; then echo "     IPv6 route left"; bad=1; fi
-        if [ "$(in_client cat /proc/sys/net/ipv4/conf/lo/accept_local)" != "$1" ]; then
-                echo "     accept_local not restored to $1"; bad=1
+        if [ "$(in_client cat /proc/sys/net/ipv4/conf/lo/accept_local)" != "$accept_local" ]; then
+                echo "     accept_local not restored to $accept_local"; bad=1
         fi
         if tc -n "$NS" qdisc show | grep -q clsact; then echo "     clsact qdisc left"; bad=1; fi
         if tc -n "$NS" filter show dev lo ingress 2>/dev/null | grep -q .; then echo "     tc filter left"; bad=1; fi

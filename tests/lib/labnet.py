@@ -134,17 +134,17 @@ async def serve(logpath):
 
 # ---------------------------------------------------------------- clients
 
-async def open_conn(host, port):
-    return await asyncio.wait_for(asyncio.open_connection(host, port, limit=CHUNK), TIMEOUT)
+async def open_conn(host, port, timeout=TIMEOUT):
+    return await asyncio.wait_for(asyncio.open_connection(host, port, limit=CHUNK), timeout)
 
 
 def local_port(writer):
     return writer.get_extra_info("sockname")[1]
 
 
-async def echo_one(host, port, size, seed):
-    reader, writer = await open_conn(host, port)
-    lport = local_port(writer)
+async def echo_stream(reader, writer, size, seed, timeout=TIMEOUT, half_close=True):
+    """Sends SIZE bytes while reading the echo (to EOF after a half-close, else SIZE bytes);
+    returns (bytes sent, bytes received), raises on any difference. Shared with soaknet.py."""
     sent = hashlib.sha256()
 
     async def send():
@@ -152,39 +152,57 @@ async def echo_one(host, port, size, seed):
             sent.update(chunk)
             writer.write(chunk)
             await writer.drain()
-        writer.write_eof()
+        if half_close:
+            writer.write_eof()
 
     async def recv():
         h = hashlib.sha256()
         n = 0
-        while True:
-            data = await reader.read(CHUNK)
+        while half_close or n < size:
+            data = await reader.read(CHUNK if half_close else min(CHUNK, size - n))
             if not data:
-                return n, h
+                break
             h.update(data)
             n += len(data)
+        return n, h
 
-    _, (n, got) = await asyncio.wait_for(asyncio.gather(send(), recv()), TIMEOUT)
-    writer.close()
+    _, (n, got) = await asyncio.wait_for(asyncio.gather(send(), recv()), timeout)
     if n != size or got.digest() != sent.digest():
         raise AssertionError(f"echo of {size} bytes came back as {n} bytes, sha256 "
                              f"{got.hexdigest()[:16]} instead of {sent.hexdigest()[:16]}")
+    return size, n
+
+
+async def echo_one(host, port, size, seed):
+    reader, writer = await open_conn(host, port)
+    lport = local_port(writer)
+    try:
+        await echo_stream(reader, writer, size, seed)
+    finally:
+        writer.close()
     return lport
+
+
+async def send_pattern(writer, size, seed):
+    """Sends SIZE bytes of the pattern SEED, then half-closes; returns their sha256 (hex). Shared
+    with soaknet.py."""
+    sent = hashlib.sha256()
+    for chunk in pattern_chunks(size, seed):
+        sent.update(chunk)
+        writer.write(chunk)
+        await writer.drain()
+    writer.write_eof()
+    return sent.hexdigest()
 
 
 async def digest_one(host, port, size):
     reader, writer = await open_conn(host, port)
     lport = local_port(writer)
-    sent = hashlib.sha256()
-    for chunk in pattern_chunks(size, size):
-        sent.update(chunk)
-        writer.write(chunk)
-        await writer.drain()
-    writer.write_eof()
+    digest = await send_pattern(writer, size, size)
     line = await asyncio.wait_for(reader.readline(), TIMEOUT)
     rest = await asyncio.wait_for(reader.read(), TIMEOUT)
     writer.close()
-    want = f"{size} {sent.hexdigest()}\n".encode()
+    want = f"{size} {digest}\n".encode()
     if line != want or rest:
         raise AssertionError(f"digest answer {line!r}{rest!r}, expected {want!r}")
     return lport

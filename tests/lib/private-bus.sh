@@ -4,6 +4,37 @@
 #                        DBUS_SYSTEM_BUS_ADDRESS and SKFP_BUS_PID
 #   skfp_bus_stop        stops it
 # The project's own policy is included by name, so a broken policy file fails loudly.
+# Also the two helpers every started process uses:
+#   skfp_wait_ready PID LOG WHAT CMD...   polls CMD (quiet) for up to 5 s while PID lives; when
+#                                         it does not succeed, says so with LOG and fails
+#   skfp_stop_pid VAR                     stops the process whose pid VAR holds, waits for it
+#                                         and empties VAR
+
+skfp_wait_ready() {
+        local pid=$1 log=$2 what=$3 _
+        shift 3
+        for _ in $(seq 250); do
+                "$@" >/dev/null 2>&1 && return 0
+                if ! kill -0 "$pid" 2>/dev/null; then
+                        echo "$what exited during start:" >&2
+                        cat "$log" >&2
+                        return 1
+                fi
+                sleep 0.02
+        done
+        echo "$what did not take its bus name within 5 s:" >&2
+        cat "$log" >&2
+        return 1
+}
+
+skfp_stop_pid() {
+        local pid=${!1:-}
+        if [ -n "$pid" ]; then
+                kill "$pid" 2>/dev/null || true
+                wait "$pid" 2>/dev/null || true
+        fi
+        printf -v "$1" '%s' ""
+}
 
 skfp_bus_start() {
         local dir=$1 top
@@ -62,11 +93,7 @@ CONF
 }
 
 skfp_bus_stop() {
-        if [ -n "${SKFP_BUS_PID:-}" ]; then
-                kill "$SKFP_BUS_PID" 2>/dev/null || true
-                wait "$SKFP_BUS_PID" 2>/dev/null || true
-                SKFP_BUS_PID=
-        fi
+        skfp_stop_pid SKFP_BUS_PID
 }
 
 # A real polkitd on the private bus (TESTING.md). polkitd reads fixed directories, so it runs in
@@ -77,7 +104,7 @@ skfp_bus_stop() {
 #                           polkitd drops to its own user: DIR and its parents must be searchable.
 #   skfp_polkit_stop        stops it
 skfp_polkit_start() {
-        local dir=$1 _
+        local dir=$1
         [ -x /usr/lib/polkit-1/polkitd ] || { echo "no /usr/lib/polkit-1/polkitd" >&2; return 1; }
         [ -n "${DBUS_SYSTEM_BUS_ADDRESS:-}" ] || { echo "skfp_polkit_start: no private bus" >&2; return 1; }
         mkdir -p "$dir/actions" "$dir/rules.d" "$dir/empty"
@@ -91,28 +118,14 @@ skfp_polkit_start() {
                 mount --bind "$1/empty" /usr/share/polkit-1/rules.d
                 exec /usr/lib/polkit-1/polkitd --no-debug' sh "$dir" >"$dir/polkitd.log" 2>&1 &
         SKFP_POLKIT_PID=$!
-        for _ in $(seq 250); do
-                if busctl --system status org.freedesktop.PolicyKit1 >/dev/null 2>&1; then
-                        export SKFP_POLKIT_PID
-                        return 0
-                fi
-                if ! kill -0 "$SKFP_POLKIT_PID" 2>/dev/null; then
-                        echo "polkitd exited during start:" >&2
-                        cat "$dir/polkitd.log" >&2
-                        SKFP_POLKIT_PID=
-                        return 1
-                fi
-                sleep 0.02
-        done
-        echo "polkitd did not take its bus name within 5 s:" >&2
-        cat "$dir/polkitd.log" >&2
-        return 1
+        if ! skfp_wait_ready "$SKFP_POLKIT_PID" "$dir/polkitd.log" polkitd \
+                busctl --system status org.freedesktop.PolicyKit1; then
+                kill -0 "$SKFP_POLKIT_PID" 2>/dev/null || SKFP_POLKIT_PID=
+                return 1
+        fi
+        export SKFP_POLKIT_PID
 }
 
 skfp_polkit_stop() {
-        if [ -n "${SKFP_POLKIT_PID:-}" ]; then
-                kill "$SKFP_POLKIT_PID" 2>/dev/null || true
-                wait "$SKFP_POLKIT_PID" 2>/dev/null || true
-                SKFP_POLKIT_PID=
-        fi
+        skfp_stop_pid SKFP_POLKIT_PID
 }

@@ -24,18 +24,8 @@ in_cg() {
         bash -c 'echo $$ >"$1/cgroup.procs" && shift && exec nsenter --net="/run/netns/$1" "${@:2}"' \
                 in_cg "$CG" "$NS" "$@"
 }
-progress() { cut -d' ' -f2 "$1" 2>/dev/null || echo 0; }
-# wait until the stream behind PROGRESS_FILE has received more than it had
-moving() { # PROGRESS_FILE
-        local before
-        before=$(progress "$1")
-        for _ in $(seq 100); do
-                [ "$(progress "$1")" -gt "$before" ] && return 0
-                sleep 0.05
-        done
-        echo "     no progress in 5 s (at $before bytes)"
-        return 1
-}
+# shellcheck source=../lib/stream.sh
+. "$SKFP_TOP/tests/lib/stream.sh"
 stat() { # NAME: one GetStatistics counter
         skfp_busctl call org.skfastpath1 /org/skfastpath1 org.skfastpath1.Manager GetStatistics |
                 tr ' ' '\n' | grep -A1 -x "\"$1\"" | tail -1
@@ -94,8 +84,8 @@ FP_CLIENT=$!
 in_client "$STREAM" stream 198.18.0.10 7 60 "$T/relay.progress" "$T/stop" >"$T/relay.out" 2>&1 &
 RELAY_CLIENT=$!
 SKFP_CLEANUP_HOOKS+=("kill $FP_CLIENT $RELAY_CLIENT 2>/dev/null")
-check "fastpath stream flowing" moving "$T/fp.progress"
-check "relayed stream flowing" moving "$T/relay.progress"
+check "fastpath stream flowing" stream_moving "$T/fp.progress"
+check "relayed stream flowing" stream_moving "$T/relay.progress"
 r0=$(stat fastpath-redirects)
 sleep 0.3
 r1=$(stat fastpath-redirects)
@@ -103,12 +93,12 @@ check "the fastpath stream is redirected ($r0 -> $r1 fastpath-redirects)" test "
 
 for round in 1 2; do
         crash
-        check "crash $round: the fastpath stream flows with the daemon dead" moving "$T/fp.progress"
+        check "crash $round: the fastpath stream flows with the daemon dead" stream_moving "$T/fp.progress"
         check "crash $round: rules and routes left for the restart ($(rules -4)/$(rules -6) rules)" \
                 test "$(rules -4)" -eq 1 -a "$(rules -6)" -eq 1
         check "crash $round: restart" skfp_daemon_start
         after_restart_checks "restart $round"
-        check "restart $round: the fastpath stream still flows" moving "$T/fp.progress"
+        check "restart $round: the fastpath stream still flows" stream_moving "$T/fp.progress"
         a=$(stat fastpath-redirects)
         sleep 0.3
         b=$(stat fastpath-redirects)

@@ -20,7 +20,6 @@ world servers of tests/lib/labnet.py. Every wait is bounded in time.
 """
 import argparse
 import asyncio
-import hashlib
 import json
 import os
 import random
@@ -28,52 +27,18 @@ import subprocess
 import sys
 import time
 
-CHUNK = 64 * 1024
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from labnet import CHUNK, echo_stream, open_conn, send_pattern, serve_echo  # noqa: E402
+
 TIMEOUT = 60
 
 
-def payload_chunks(size, seed):
-    rnd = random.Random(seed)
-    left = size
-    while left > 0:
-        n = min(CHUNK, left)
-        yield rnd.randbytes(n)
-        left -= n
-
-
-async def open_conn(host, port, timeout=TIMEOUT):
-    return await asyncio.wait_for(asyncio.open_connection(host, port, limit=CHUNK), timeout)
-
-
-async def echo_stream(reader, writer, size, seed, timeout=TIMEOUT, half_close=True):
-    """Sends SIZE bytes while reading the echo; returns (bytes sent, bytes received), raises on
-    any difference."""
-    sent = hashlib.sha256()
-
-    async def send():
-        for chunk in payload_chunks(size, seed):
-            sent.update(chunk)
-            writer.write(chunk)
-            await writer.drain()
-        if half_close:
-            writer.write_eof()
-
-    async def recv():
-        h = hashlib.sha256()
-        n = 0
-        while half_close or n < size:
-            data = await reader.read(CHUNK if half_close else min(CHUNK, size - n))
-            if not data:
-                break
-            h.update(data)
-            n += len(data)
-        return n, h
-
-    _, (n, got) = await asyncio.wait_for(asyncio.gather(send(), recv()), timeout)
-    if n != size or got.digest() != sent.digest():
-        raise AssertionError(f"echo of {size} bytes came back as {n} bytes, sha256 "
-                             f"{got.hexdigest()[:16]} instead of {sent.hexdigest()[:16]}")
-    return size, n
+async def wait_for_file(path, seconds=300):
+    deadline = time.monotonic() + seconds
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} did not appear within {seconds} s")
+        await asyncio.sleep(0.1)
 
 
 # ---------------------------------------------------------------- load
@@ -94,7 +59,7 @@ async def load(go_file, port, count, hosts):
 
     async def open_one(i):
         async with sem:
-            reader, writer = await open_conn(hosts[i % len(hosts)], port)
+            reader, writer = await open_conn(hosts[i % len(hosts)], port, TIMEOUT)
             hello = b"hello %05d\n" % i
             writer.write(hello)
             got = await asyncio.wait_for(reader.readexactly(len(hello)), TIMEOUT)
@@ -106,11 +71,7 @@ async def load(go_file, port, count, hosts):
     t_open = time.monotonic() - t0
     print(f"held {count} in {t_open:.1f}s", flush=True)
 
-    deadline = time.monotonic() + 300
-    while not os.path.exists(go_file):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{go_file} did not appear within 300 s")
-        await asyncio.sleep(0.1)
+    await wait_for_file(go_file)
 
     t1 = time.monotonic()
     total = 0
@@ -135,16 +96,12 @@ async def load(go_file, port, count, hosts):
 
 
 async def orphan(go_file, host, port):
-    reader, writer = await open_conn(host, port)
+    reader, writer = await open_conn(host, port, TIMEOUT)
     writer.write(b"x" * 100)
     if await asyncio.wait_for(reader.readexactly(100), TIMEOUT) != b"x" * 100:
         raise AssertionError("bad echo")
     print(f"held {writer.get_extra_info('sockname')[1]}", flush=True)
-    deadline = time.monotonic() + 300
-    while not os.path.exists(go_file):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{go_file} did not appear within 300 s")
-        await asyncio.sleep(0.1)
+    await wait_for_file(go_file)
     writer.write_eof()
     try:
         rest = await asyncio.wait_for(reader.read(), TIMEOUT)
@@ -342,14 +299,9 @@ class Soak:
         reader, writer = await open_conn(host, port, timeout)
         lport = writer.get_extra_info("sockname")[1]
         try:
-            sent = hashlib.sha256()
-            for chunk in payload_chunks(size, seed):
-                sent.update(chunk)
-                writer.write(chunk)
-                await writer.drain()
-            writer.write_eof()
+            digest = await send_pattern(writer, size, seed)
             answer = await asyncio.wait_for(reader.read(), timeout)
-            want = f"{size} {sent.hexdigest()}\n".encode()
+            want = f"{size} {digest}\n".encode()
             if answer != want:
                 raise Failure(f"digest answer {answer[:80]!r}, expected {want!r}")
         finally:
@@ -494,14 +446,7 @@ class Soak:
     async def fastpath_server(self):
         async def handle(reader, writer):
             try:
-                while True:
-                    data = await reader.read(CHUNK)
-                    if not data:
-                        break
-                    writer.write(data)
-                    await writer.drain()
-                writer.write_eof()
-                await writer.drain()
+                await serve_echo(reader, writer)
             except ConnectionError:
                 pass
             finally:

@@ -103,7 +103,7 @@ for c in counters:
 
 # --- the programs' --help against their pages
 def help_text(binary):
-    path = os.path.join(build, "daemon", binary)
+    path = os.path.join(build, "ctl" if binary == "skfastpathctl" else "daemon", binary)
     if not os.path.exists(path):
         print(f"     {binary} is not built in this tree: its options are not checked")
         return None

@@ -127,6 +127,8 @@ skfp_sys_boot() {
         fi
         [ -n "${SKFP_SYS_DEB:-}" ] && binds+=("--bind-ro=$SKFP_SYS_DEB:/skfp-deb/${SKFP_SYS_DEB##*/}")
         binds+=("--bind-ro=$SKFP_TOP/tests/system/scenarios:/skfp-test")
+        # the helpers shared with the host's tests (check.sh, stream.sh): /skfp-lib
+        binds+=("--bind-ro=$SKFP_TOP/tests/lib:/skfp-lib")
         # test helpers built for the scenarios (not installed): /skfp-bin/NAME
         for f in "$SKFP_BUILD"/tests/*/skfp-*; do
                 [ -f "$f" ] && [ -x "$f" ] && binds+=("--bind-ro=$f:/skfp-bin/${f##*/}")

@@ -29,27 +29,34 @@ static void on_event(void *userdata, const RtnlLink *link)
                 e->log[e->n++] = c;
 }
 
+/* A datagram from the kernel in buf: the header of type, flags and seq, and the extra header. */
+static struct nlmsghdr *message(char *buf, uint16_t type, uint16_t flags, unsigned seq, void **ret_extra,
+                                size_t extra_size)
+{
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+
+        nlh->nlmsg_type = type;
+        nlh->nlmsg_flags = flags;
+        nlh->nlmsg_seq = seq;
+        *ret_extra = mnl_nlmsg_put_extra_header(nlh, extra_size);
+        return nlh;
+}
+
 static void feed_done(Rtnl *r, unsigned seq)
 {
         char buf[64] __attribute__((aligned(4))) = {};
-        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        void *extra;
+        struct nlmsghdr *nlh = message(buf, NLMSG_DONE, NLM_F_MULTI, seq, &extra, sizeof(int));
 
-        nlh->nlmsg_type = NLMSG_DONE;
-        nlh->nlmsg_flags = NLM_F_MULTI;
-        nlh->nlmsg_seq = seq;
-        mnl_nlmsg_put_extra_header(nlh, sizeof(int));
         ASSERT_EQ(rtnl_receive(r, buf, nlh->nlmsg_len), 1);
 }
 
 static void feed_error(Rtnl *r, unsigned seq, int error)
 {
         char buf[128] __attribute__((aligned(4))) = {};
-        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
         struct nlmsgerr *e;
+        struct nlmsghdr *nlh = message(buf, NLMSG_ERROR, 0, seq, (void **) &e, sizeof(*e));
 
-        nlh->nlmsg_type = NLMSG_ERROR;
-        nlh->nlmsg_seq = seq;
-        e = mnl_nlmsg_put_extra_header(nlh, sizeof(*e));
         e->error = error;
         e->msg.nlmsg_seq = seq;
         ASSERT_EQ(rtnl_receive(r, buf, nlh->nlmsg_len), 1);
@@ -58,126 +65,118 @@ static void feed_error(Rtnl *r, unsigned seq, int error)
 static void feed_link(Rtnl *r, unsigned seq, int ifindex, const char *name)
 {
         char buf[256] __attribute__((aligned(4))) = {};
-        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
         struct ifinfomsg *ifi;
+        struct nlmsghdr *nlh = message(buf, RTM_NEWLINK, seq ? NLM_F_MULTI : 0, seq, (void **) &ifi,
+                                       sizeof(*ifi));
 
-        nlh->nlmsg_type = RTM_NEWLINK;
-        nlh->nlmsg_flags = seq ? NLM_F_MULTI : 0;
-        nlh->nlmsg_seq = seq;
-        ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
         ifi->ifi_index = ifindex;
         ifi->ifi_type = ARPHRD_ETHER;
         mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
         ASSERT_EQ(rtnl_receive(r, buf, nlh->nlmsg_len), 1);
 }
 
-/* a new Rtnl has asked for its first dump: *ret is NULL when that failed */
-static void start(sd_event *event, Events *e, Rtnl **ret, unsigned *ret_seq)
+/* Each test: a new Rtnl on an event loop of its own that has asked for its first dump (seq). */
+typedef struct Fixture {
+        sd_event *event;
+        Events e;
+        Rtnl *r;         /* NULL when the start failed (said) */
+        unsigned seq;
+} Fixture;
+
+static void start(Fixture *f)
 {
-        *ret = NULL;
-        ASSERT_EQ(rtnl_new(ret, event, on_event, e), 0);
-        ASSERT_STREQ(e->log, "S");
-        *ret_seq = rtnl_dump_seq(*ret);
-        ASSERT(*ret_seq != 0);
+        ASSERT_EQ(sd_event_new(&f->event), 0);
+        ASSERT_EQ(rtnl_new(&f->r, f->event, on_event, &f->e), 0);
+        ASSERT_STREQ(f->e.log, "S");
+        f->seq = rtnl_dump_seq(f->r);
+        ASSERT(f->seq != 0);
+}
+
+static void fixture_done(Fixture *f)
+{
+        rtnl_free(f->r);
+        sd_event_unref(f->event);
 }
 
 static void test_first_dump(void)
 {
-        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
-        Events e = {};
-        unsigned seq;
-        Rtnl *r;
+        _cleanup_(fixture_done) Fixture f = {};
 
-        ASSERT_EQ(sd_event_new(&event), 0);
-        start(event, &e, &r, &seq);
-        if (!r)
+        start(&f);
+        if (!f.seq)
                 return;
-        feed_link(r, seq, 1, "lo");
-        feed_link(r, 0, 5, "eth0");   /* an event in between */
-        feed_done(r, seq);
-        ASSERT_STREQ(e.log, "SNND");
-        ASSERT_EQ(rtnl_dump_seq(r), 0u);
+        feed_link(f.r, f.seq, 1, "lo");
+        feed_link(f.r, 0, 5, "eth0");   /* an event in between */
+        feed_done(f.r, f.seq);
+        ASSERT_STREQ(f.e.log, "SNND");
+        ASSERT_EQ(rtnl_dump_seq(f.r), 0u);
         /* a second end of the same dump closes nothing */
-        feed_done(r, seq);
-        ASSERT_STREQ(e.log, "SNND");
-        rtnl_free(r);
+        feed_done(f.r, f.seq);
+        ASSERT_STREQ(f.e.log, "SNND");
 }
 
 /* Events lost while the first dump still runs: the new request is refused with EBUSY; the end of
  * the first dump must not close the new generation, it must start the new dump. */
 static void test_lost_events_during_a_dump(void)
 {
-        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
-        Events e = {};
-        unsigned seq1, seq2, seq3;
-        Rtnl *r;
+        _cleanup_(fixture_done) Fixture f = {};
+        unsigned seq2, seq3;
 
-        ASSERT_EQ(sd_event_new(&event), 0);
-        start(event, &e, &r, &seq1);
-        if (!r)
+        start(&f);
+        if (!f.seq)
                 return;
-        feed_link(r, seq1, 1, "lo");
-        rtnl_overflowed(r);
-        ASSERT_STREQ(e.log, "SNS");
-        seq2 = rtnl_dump_seq(r);
-        ASSERT(seq2 != 0 && seq2 != seq1);
-        feed_error(r, seq2, -EBUSY);
-        ASSERT_EQ(rtnl_dump_seq(r), 0u);
-        ASSERT_STREQ(e.log, "SNS");          /* nothing passed on for the refusal */
-        feed_link(r, seq1, 5, "eth0");       /* the rest of the first dump */
-        feed_done(r, seq1);
-        ASSERT_STREQ(e.log, "SNSNS");        /* its end asked again, and closed nothing */
-        seq3 = rtnl_dump_seq(r);
+        feed_link(f.r, f.seq, 1, "lo");
+        rtnl_overflowed(f.r);
+        ASSERT_STREQ(f.e.log, "SNS");
+        seq2 = rtnl_dump_seq(f.r);
+        ASSERT(seq2 != 0 && seq2 != f.seq);
+        feed_error(f.r, seq2, -EBUSY);
+        ASSERT_EQ(rtnl_dump_seq(f.r), 0u);
+        ASSERT_STREQ(f.e.log, "SNS");           /* nothing passed on for the refusal */
+        feed_link(f.r, f.seq, 5, "eth0");       /* the rest of the first dump */
+        feed_done(f.r, f.seq);
+        ASSERT_STREQ(f.e.log, "SNSNS");         /* its end asked again, and closed nothing */
+        seq3 = rtnl_dump_seq(f.r);
         ASSERT(seq3 != 0 && seq3 != seq2);
-        feed_link(r, seq3, 5, "eth0");
-        feed_done(r, seq3);
-        ASSERT_STREQ(e.log, "SNSNSND");
-        rtnl_free(r);
+        feed_link(f.r, seq3, 5, "eth0");
+        feed_done(f.r, seq3);
+        ASSERT_STREQ(f.e.log, "SNSNSND");
 }
 
 /* ENOBUFS in answer to the request: the dump started, its first part did not fit; it goes on. */
 static void test_enobufs_answer_keeps_the_dump(void)
 {
-        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
-        Events e = {};
-        unsigned seq;
-        Rtnl *r;
+        _cleanup_(fixture_done) Fixture f = {};
 
-        ASSERT_EQ(sd_event_new(&event), 0);
-        start(event, &e, &r, &seq);
-        if (!r)
+        start(&f);
+        if (!f.seq)
                 return;
-        feed_error(r, seq, -ENOBUFS);
-        ASSERT_EQ(rtnl_dump_seq(r), seq);
-        feed_done(r, seq);
-        ASSERT_STREQ(e.log, "SD");
-        rtnl_free(r);
+        feed_error(f.r, f.seq, -ENOBUFS);
+        ASSERT_EQ(rtnl_dump_seq(f.r), f.seq);
+        feed_done(f.r, f.seq);
+        ASSERT_STREQ(f.e.log, "SD");
 }
 
 /* Errors for requests we gave up on, and other failures, close no generation. */
 static void test_stale_and_failed(void)
 {
-        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
-        Events e = {};
-        unsigned seq1, seq2;
-        Rtnl *r;
+        _cleanup_(fixture_done) Fixture f = {};
+        unsigned seq2;
 
-        ASSERT_EQ(sd_event_new(&event), 0);
-        start(event, &e, &r, &seq1);
-        if (!r)
+        start(&f);
+        if (!f.seq)
                 return;
-        rtnl_overflowed(r);
-        seq2 = rtnl_dump_seq(r);
-        feed_error(r, seq1, -EBUSY);         /* about the abandoned request: ignored */
-        ASSERT_EQ(rtnl_dump_seq(r), seq2);
-        feed_done(r, seq1);                  /* the abandoned dump's end */
-        ASSERT_STREQ(e.log, "SS");
-        ASSERT_EQ(rtnl_dump_seq(r), seq2);
-        feed_error(r, seq2, -ENOMEM);        /* the dump asked for failed: nothing to close */
-        ASSERT_EQ(rtnl_dump_seq(r), 0u);
-        feed_done(r, seq2);
-        ASSERT_STREQ(e.log, "SS");
-        rtnl_free(r);
+        rtnl_overflowed(f.r);
+        seq2 = rtnl_dump_seq(f.r);
+        feed_error(f.r, f.seq, -EBUSY);         /* about the abandoned request: ignored */
+        ASSERT_EQ(rtnl_dump_seq(f.r), seq2);
+        feed_done(f.r, f.seq);                  /* the abandoned dump's end */
+        ASSERT_STREQ(f.e.log, "SS");
+        ASSERT_EQ(rtnl_dump_seq(f.r), seq2);
+        feed_error(f.r, seq2, -ENOMEM);         /* the dump asked for failed: nothing to close */
+        ASSERT_EQ(rtnl_dump_seq(f.r), 0u);
+        feed_done(f.r, seq2);
+        ASSERT_STREQ(f.e.log, "SS");
 }
 
 int main(void)

@@ -298,58 +298,70 @@ static void load_quietly(const char *dir, Config *c, int *ret)
         close(null);
 }
 
-static void test_state_corrupt_kept_aside(void)
+/* dir's state file, or NULL */
+static char *state_path(const char *dir)
 {
-        _cleanup_free_ char *dir = make_tmpdir(), *path = NULL;
-        Config c;
+        char *path = NULL;
+
+        return dir && asprintf(&path, "%s/state", dir) > 0 ? path : NULL;
+}
+
+/* Writes text as dir's state file (path) and loads it into c: the load succeeds and the file is
+ * kept aside; *ret_kept is how many are kept aside now (-1 when a check failed). */
+static void load_kept_aside(const char *dir, const char *path, const char *text, Config *c, int *ret_kept)
+{
         int r;
 
-        ASSERT(dir);
-        ASSERT(asprintf(&path, "%s/state", dir) > 0);
+        *ret_kept = -1;
+        write_file(path, text);
+        load_quietly(dir, c, &r);
+        ASSERT_EQ(r, 0);
+        ASSERT(access(path, F_OK) < 0);
+        *ret_kept = count_entries(dir, "state.corrupt-");
+}
+
+static void test_state_corrupt_kept_aside(void)
+{
+        _cleanup_free_ char *dir = make_tmpdir(), *path = state_path(dir);
+        Config c;
+        int kept;
+
+        ASSERT(path);
         config_init(&c);
         config_add_port(&c, 22, PORT_MODE_FASTPATH);
 
-        write_file(path, "Version=1\nPorts=80 80\n");
-        load_quietly(dir, &c, &r);
-        ASSERT_EQ(r, 0);
+        load_kept_aside(dir, path, "Version=1\nPorts=80 80\n", &c, &kept);
+        ASSERT_EQ(kept, 1);
         ASSERT_EQ(c.n_ports, 1u);
         ASSERT_EQ(c.ports[0].port, 22);
-        ASSERT(access(path, F_OK) < 0);
-        ASSERT_EQ(count_entries(dir, "state.corrupt-"), 1);
-
         /* a second one in the same second gets its own name */
-        write_file(path, "garbage\n");
-        load_quietly(dir, &c, &r);
-        ASSERT_EQ(r, 0);
-        ASSERT_EQ(count_entries(dir, "state.corrupt-"), 2);
+        load_kept_aside(dir, path, "garbage\n", &c, &kept);
+        ASSERT_EQ(kept, 2);
         config_done(&c);
         rm_rf(dir);
 }
 
 static void test_state_over_limit_kept_aside(void)
 {
-        _cleanup_free_ char *dir = make_tmpdir(), *path = NULL;
+        static const char *const state =
+                "Version=1\nInterfaces=a b c\nPorts=1 2\nInterceptOnlyPorts=\nFastpath=no\n";
+        _cleanup_free_ char *dir = make_tmpdir(), *path = state_path(dir);
         Config c;
-        int r;
+        int kept;
 
-        ASSERT(dir);
-        ASSERT(asprintf(&path, "%s/state", dir) > 0);
-        write_file(path, "Version=1\nInterfaces=a b c\nPorts=1 2\nInterceptOnlyPorts=\nFastpath=no\n");
+        ASSERT(path);
         config_init(&c);
         c.max_interfaces = 2;
-        load_quietly(dir, &c, &r);
-        ASSERT_EQ(r, 0);
+        load_kept_aside(dir, path, state, &c, &kept);
+        ASSERT_EQ(kept, 1);
         ASSERT_EQ(c.n_interfaces, 0u);
         ASSERT(c.fastpath);
-        ASSERT_EQ(count_entries(dir, "state.corrupt-"), 1);
 
-        write_file(path, "Version=1\nInterfaces=a b c\nPorts=1 2\nInterceptOnlyPorts=\nFastpath=no\n");
         c.max_interfaces = 3;
         c.max_ports = 1;
-        load_quietly(dir, &c, &r);
-        ASSERT_EQ(r, 0);
+        load_kept_aside(dir, path, state, &c, &kept);
+        ASSERT_EQ(kept, 2);
         ASSERT_EQ(c.n_ports, 0u);
-        ASSERT_EQ(count_entries(dir, "state.corrupt-"), 2);
         config_done(&c);
         rm_rf(dir);
 }

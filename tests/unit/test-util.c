@@ -2,65 +2,61 @@
 #include "tests.h"
 #include "util.h"
 
+/* A parser against a table: the input, whether it is taken, and the value it then gives. */
+typedef struct ParseCase {
+        const char *s;
+        bool ok;
+        uint64_t value;
+} ParseCase;
+
+#define ASSERT_PARSES(parse, type, cases)                                                   \
+        for (size_t _i = 0; _i < ELEMENTSOF(cases); _i++) {                                 \
+                type _v = 0;                                                                \
+                int _r = parse(cases[_i].s, &_v);                                           \
+                if (cases[_i].ok ? _r != 0 || _v != cases[_i].value : _r >= 0)              \
+                        FAIL("%s(\"%s\") = %d, value %llu", #parse, cases[_i].s, _r,          \
+                             (unsigned long long) _v);                                      \
+        }
+
 static void test_parse_port(void)
 {
-        uint16_t p;
+        static const ParseCase cases[] = {
+                { "80", true, 80 }, { "65535", true, 65535 }, { "0", false, 0 }, { "65536", false, 0 },
+                { "", false, 0 }, { "8o", false, 0 }, { "-80", false, 0 }, { " 80", false, 0 },
+        };
 
-        ASSERT_EQ(parse_port("80", &p), 0);
-        ASSERT_EQ(p, 80);
-        ASSERT_EQ(parse_port("65535", &p), 0);
-        ASSERT(parse_port("0", &p) < 0);
-        ASSERT(parse_port("65536", &p) < 0);
-        ASSERT(parse_port("", &p) < 0);
-        ASSERT(parse_port("8o", &p) < 0);
-        ASSERT(parse_port("-80", &p) < 0);
-        ASSERT(parse_port(" 80", &p) < 0);
+        ASSERT_PARSES(parse_port, uint16_t, cases);
 }
 
 static void test_parse_uint32_decimal_or_hex(void)
 {
-        uint32_t v;
+        static const ParseCase cases[] = {
+                { "010", true, 10 }, { "08", true, 8 }, { "0x10", true, 16 }, { "0XfF", true, 255 },
+                { "4294967295", true, 4294967295u }, { "4294967296", false, 0 }, { "0x", false, 0 },
+                { "0x-1", false, 0 }, { "0b1", false, 0 },
+        };
 
-        ASSERT_EQ(parse_uint32("010", &v), 0);
-        ASSERT_EQ(v, 10u);
-        ASSERT_EQ(parse_uint32("08", &v), 0);
-        ASSERT_EQ(v, 8u);
-        ASSERT_EQ(parse_uint32("0x10", &v), 0);
-        ASSERT_EQ(v, 16u);
-        ASSERT_EQ(parse_uint32("0XfF", &v), 0);
-        ASSERT_EQ(v, 255u);
-        ASSERT_EQ(parse_uint32("4294967295", &v), 0);
-        ASSERT_EQ(v, 4294967295u);
-        ASSERT(parse_uint32("4294967296", &v) < 0);
-        ASSERT(parse_uint32("0x", &v) < 0);
-        ASSERT(parse_uint32("0x-1", &v) < 0);
-        ASSERT(parse_uint32("0b1", &v) < 0);
+        ASSERT_PARSES(parse_uint32, uint32_t, cases);
 }
 
 static void test_parse_size(void)
 {
-        uint64_t v;
+        static const ParseCase cases[] = {
+                { "64K", true, 65536 }, { "2M", true, 2097152 }, { "1T", false, 0 }, { "K", false, 0 },
+                { "99999999999999999999", false, 0 },
+        };
 
-        ASSERT_EQ(parse_size("64K", &v), 0);
-        ASSERT_EQ(v, 65536u);
-        ASSERT_EQ(parse_size("2M", &v), 0);
-        ASSERT_EQ(v, 2097152u);
-        ASSERT(parse_size("1T", &v) < 0);
-        ASSERT(parse_size("K", &v) < 0);
-        ASSERT(parse_size("99999999999999999999", &v) < 0);
+        ASSERT_PARSES(parse_size, uint64_t, cases);
 }
 
 static void test_parse_sec(void)
 {
-        uint64_t v;
+        static const ParseCase cases[] = {
+                { "5", true, 5000000 }, { "250ms", true, 250000 }, { "2min", true, 120000000 },
+                { "5h", false, 0 },
+        };
 
-        ASSERT_EQ(parse_sec_usec("5", &v), 0);
-        ASSERT_EQ(v, 5000000u);
-        ASSERT_EQ(parse_sec_usec("250ms", &v), 0);
-        ASSERT_EQ(v, 250000u);
-        ASSERT_EQ(parse_sec_usec("2min", &v), 0);
-        ASSERT_EQ(v, 120000000u);
-        ASSERT(parse_sec_usec("5h", &v) < 0);
+        ASSERT_PARSES(parse_sec_usec, uint64_t, cases);
 }
 
 static void test_ifname_valid(void)

@@ -4,39 +4,14 @@
 # "N passed, N failed" line; it exits 77 with a reason when a feature it needs is not built yet.
 set -uo pipefail
 
-SKFP_PASSED=0
-SKFP_FAILED=0
+# shellcheck source=../../lib/check.sh
+. /skfp-lib/check.sh
+# shellcheck source=../../lib/stream.sh
+. /skfp-lib/stream.sh
+
 BUS_DEST=org.skfastpath1
 BUS_PATH=/org/skfastpath1
 BUS_IFACE=org.skfastpath1.Manager
-
-ok() {
-        echo "ok   $*"
-        SKFP_PASSED=$((SKFP_PASSED + 1))
-}
-
-fail() {
-        echo "FAIL $*"
-        SKFP_FAILED=$((SKFP_FAILED + 1))
-}
-
-# check DESCRIPTION CMD...: ok when CMD succeeds
-check() {
-        local what=$1
-        shift
-        if "$@"; then ok "$what"; else fail "$what"; fi
-}
-
-skip() {
-        echo "SKIP: $*"
-        exit 77
-}
-
-finish() {
-        echo "$SKFP_PASSED passed, $SKFP_FAILED failed"
-        [ "$SKFP_FAILED" -eq 0 ]
-        exit $?
-}
 
 # A fatal failure: the rest of the scenario cannot run.
 die() {
@@ -69,6 +44,29 @@ wait_state() {
 skfp_write_config() {
         mkdir -p /etc/skfastpath
         cat >/etc/skfastpath/skfastpathd.conf
+}
+
+# intercept_config INTERFACE PORTS: the config of a scenario that intercepts PORTS on INTERFACE
+# (skfp-c0 is the one world_up makes), with debug logging.
+intercept_config() {
+        skfp_write_config <<CONF
+[Intercept]
+Interfaces=$1
+Ports=$2
+[Manager]
+LogLevel=debug
+CONF
+}
+
+# unchanged BEFORE AFTER WHAT: ok "nothing left behind WHAT" when the snapshots match, else FAIL
+# with the lines that differ (< before, > after)
+unchanged() {
+        if [ "$1" = "$2" ]; then
+                ok "nothing left behind $3"
+        else
+                fail "left behind $3 (< before, > after):"
+                diff <(echo "$1") <(echo "$2") | sed -n 's/^\([<>]\) /       \1 /p'
+        fi
 }
 
 # Introspection of the running daemon (it activates it as a side effect).

@@ -20,13 +20,7 @@ CG2=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2
 # the world: a namespace with an echo server on 198.18.0.10:7, behind skfp-c0
 world_up
 
-skfp_write_config <<CONF
-[Intercept]
-Interfaces=skfp-c0
-Ports=7 18080
-[Manager]
-LogLevel=debug
-CONF
+intercept_config skfp-c0 "7 18080"
 
 snapshot() {
         echo "## ip rules";  ip rule show; ip -6 rule show
@@ -42,17 +36,6 @@ run_unit() { # NAME ARGS...
         shift
         systemd-run --quiet --unit="$name" -p LimitNOFILE=16384 -p StandardOutput="file:$D/$name.out" \
                 -p StandardError="file:$D/$name.err" "$@"
-}
-received() { cut -d' ' -f2 "$1" 2>/dev/null || echo 0; }
-moving() { # PROGRESS_FILE
-        local before
-        before=$(received "$1")
-        for i in $(seq 100); do
-                [ "$(received "$1")" -gt "$before" ] && return 0
-                sleep 0.05
-        done
-        echo "     no progress in 5 s (at $before bytes)"
-        return 1
 }
 stat() {
         busctl --system call "$BUS_DEST" "$BUS_PATH" "$BUS_IFACE" GetStatistics |
@@ -101,8 +84,8 @@ run_unit skfp-held "$STREAM" hold 198.18.0.10 7 "$HELD" "$D/held.ready" "$D/held
 # the relay hold unwritten bytes when nobody reads. A fastpath peer would not push back at all.
 "$STREAM" burst 198.18.0.10 7 "$D/burst.ready" "$D/held.go" 120 >"$D/skfp-burst.out" 2>&1 &
 BURST=$!
-check "fastpath stream flowing" moving "$D/fp.progress"
-check "relayed stream flowing" moving "$D/relay.progress"
+check "fastpath stream flowing" stream_moving "$D/fp.progress"
+check "relayed stream flowing" stream_moving "$D/relay.progress"
 for _ in $(seq 200); do [ -e "$D/held.ready" ] && break; sleep 0.05; done
 check "$HELD idle relayed connections open" test -e "$D/held.ready"
 for _ in $(seq 200); do [ -e "$D/burst.ready" ] && break; sleep 0.05; done
@@ -142,8 +125,8 @@ warnings=$(journalctl -u skfastpathd.service --since "$t_restart" -p warning -o 
         grep -v '^The file descriptor limit [0-9]* is below' || true)
 check "no warnings from either process about the restart${warnings:+: $warnings}" test -z "$warnings"
 
-check "the fastpath stream flows after the restart" moving "$D/fp.progress"
-check "the relayed stream flows after the restart" moving "$D/relay.progress"
+check "the fastpath stream flows after the restart" stream_moving "$D/fp.progress"
+check "the relayed stream flows after the restart" stream_moving "$D/relay.progress"
 a=$(stat fastpath-redirects)
 sleep 0.3
 b=$(stat fastpath-redirects)
@@ -183,13 +166,7 @@ check "relayed clients read EOF at the stop, not a reset ($(cat "$D/skfp-eof.out
 check "... both" test "$(cat "$D/skfp-eof.out" "$D/eof2.out" | grep -c '^eof')" = 2
 check "clean exit (Result=$(systemctl show -P Result skfastpathd.service))" \
         test "$(systemctl show -P Result skfastpathd.service)" = success
-after=$(snapshot)
-if [ "$after" = "$before" ]; then
-        ok "nothing left behind after the stop (rules, routes, sysctls, BPF attachments, pins)"
-else
-        fail "left behind after stop (< before the start, > after the stop):"
-        diff <(echo "$before") <(echo "$after") | sed -n 's/^\([<>]\) /       \1 /p'
-fi
+unchanged "$before" "$(snapshot)" "after the stop (rules, routes, sysctls, BPF attachments, pins)"
 gone=1
 for l in $links; do bpftool link show id "$l" >/dev/null 2>&1 && gone=0; done
 check "the tcx links are gone" test "$gone" = 1

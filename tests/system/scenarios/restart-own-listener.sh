@@ -8,13 +8,7 @@
 STREAM=/skfp-bin/skfp-stream
 D=/run/skfp-test
 world_up
-skfp_write_config <<CONF
-[Intercept]
-Interfaces=skfp-c0
-Ports=7
-[Manager]
-LogLevel=debug
-CONF
+intercept_config skfp-c0 "7"
 
 listener_inode() { # the socket inode of the IPv4 listener on 15001
         ss -Hltne 'sport = :15001' | grep -o 'ino:[0-9]*' | head -n1

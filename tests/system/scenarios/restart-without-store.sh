@@ -10,13 +10,7 @@
 STREAM=/skfp-bin/skfp-stream
 D=/run/skfp-test
 world_up
-skfp_write_config <<CONF
-[Intercept]
-Interfaces=skfp-c0
-Ports=7 18080
-[Manager]
-LogLevel=debug
-CONF
+intercept_config skfp-c0 "7 18080"
 mkdir -p /run/systemd/system/skfastpathd.service.d
 printf '[Service]\nFileDescriptorStoreMax=0\n' >/run/systemd/system/skfastpathd.service.d/nostore.conf
 systemctl daemon-reload
@@ -61,9 +55,9 @@ check "the daemon says why it does not hand over" \
 ended skfp-eof
 check "the relayed client read EOF, not a reset ($(cat "$D/skfp-eof.out"))" grep -q '^eof' "$D/skfp-eof.out"
 check "a new datapath (sockhash $sockhash -> $(pinned_sockhash))" test "$(pinned_sockhash)" != "$sockhash"
-before=$(cut -d' ' -f2 "$D/fp.progress")
+before=$(stream_received "$D/fp.progress")
 sleep 0.5
-check "the fastpath connection goes on (over plain TCP)" test "$(cut -d' ' -f2 "$D/fp.progress")" -gt "$before"
+check "the fastpath connection goes on (over plain TCP)" test "$(stream_received "$D/fp.progress")" -gt "$before"
 check "... off the fastpath: the new datapath redirects nothing ($(stat fastpath-redirects))" \
         test "$(stat fastpath-redirects)" -eq 0
 touch "$D/stop"

@@ -9,13 +9,7 @@ CG2=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2
         /proc/self/mountinfo | head -n1)
 
 ip link add skfp0 type dummy && ip link set skfp0 up
-skfp_write_config <<CONF
-[Intercept]
-Interfaces=skfp0
-Ports=18080
-[Manager]
-LogLevel=debug
-CONF
+intercept_config skfp0 "18080"
 
 # Everything the daemon could touch, as text; compared before the start and after the stop.
 snapshot() {
@@ -58,13 +52,7 @@ check "inactive" test "$(unit_state skfastpathd.service)" = inactive
 check "clean exit (Result=$(systemctl show -P Result skfastpathd.service), status $(systemctl show -P ExecMainStatus skfastpathd.service))" \
         test "$(systemctl show -P Result skfastpathd.service)" = success
 check "no skfastpathd process left" test -z "$(processes)"
-after=$(snapshot)
-if [ "$after" = "$before" ]; then
-        ok "nothing left behind (rules, routes, sysctls, qdiscs, filters, BPF attachments, pins)"
-else
-        fail "left behind after stop:"
-        diff <(echo "$before") <(echo "$after") | sed -n 's/^[<>] /       /p'
-fi
+unchanged "$before" "$(snapshot)" "(rules, routes, sysctls, qdiscs, filters, BPF attachments, pins)"
 check "no pin directory left" test ! -e /sys/fs/bpf/skfastpath
 check "the socket unit still holds the listener" test "$(unit_state skfastpathd.socket)" = active
 check "the state directory stays" test -d /var/lib/skfastpath
