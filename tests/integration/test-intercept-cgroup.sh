@@ -13,6 +13,7 @@ set -euo pipefail
 skfp_env_init icgroup
 lab_init
 
+CTL="$SKFP_BUILD/ctl/skfastpathctl"
 CG2=$(skfp_cgroup2_root)
 SELNAME="skfp-cgsel-$$"
 SEL="$CG2/$SELNAME"              # the test's own subtree: a (selected), b (not)
@@ -34,7 +35,9 @@ mkdir "$SEL" "$CG2$B"
 
 # The client namespace, in cgroup $LAB_CGROUP (a path below the root) when it is set.
 in_client() {
-        if [ -n "${LAB_CGROUP:-}" ]; then
+        if [ -n "${LAB_RUN:-}" ]; then
+                nsenter --net="/run/netns/$NS" "$CTL" run -- "$@"
+        elif [ -n "${LAB_CGROUP:-}" ]; then
                 nsenter --net="/run/netns/$NS" sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' \
                         "$CG2$LAB_CGROUP" "$@"
         else
@@ -176,6 +179,33 @@ check "100 cycles: Cgroups shows the last id" shows_present "$A"
 check "100 cycles: still intercepted" in_cg "$A" lab_http http://198.18.0.10/ 1
 check "100 cycles: no fd growth" test "$fd1" -le "$fd0"
 check "100 cycles: RSS grew at most 1 MiB" test $((rss1 - rss0)) -le 1024
+
+# --- skfastpathctl
+no_run_cgroup_left() { ! find "$CG2" -maxdepth 1 -name 'skfastpathctl-run-*' | grep -q .; }
+status_shows() { # PATTERN: skfastpathctl status has a line matching it
+        "$CTL" status >"$T/status.out" 2>&1
+        grep -q "$1" "$T/status.out" || { sed 's/^/     /' "$T/status.out"; return 1; }
+}
+in_run() { # CMD...: CMD's client processes run under skfastpathctl run
+        local LAB_RUN=1
+        "$@"
+}
+check "skfastpathctl run -- curl: intercepted" in_run lab_http http://198.18.0.10/ 1
+check "... its cgroup was removed after" no_run_cgroup_left
+check "... and is no longer selected" sh -c "! busctl --system get-property org.skfastpath1 /org/skfastpath1 \
+org.skfastpath1.Manager Cgroups | grep -q skfastpathctl-run"
+check "skfastpathctl run passes the command's exit status" sh -c "'$CTL' run -- sh -c 'exit 7'; [ \$? = 7 ]"
+check "... and removes its cgroup then too" no_run_cgroup_left
+check "skfastpathctl add-cgroup $B" "$CTL" add-cgroup "$B"
+check "... status shows it under Cgroups" status_shows "^ *\(Cgroups: \)\?$B (id "
+check "... it is intercepted" in_cg "$B" lab_http http://198.18.0.10/ 1
+check "skfastpathctl remove-cgroup $B" "$CTL" remove-cgroup "$B"
+check "... it goes direct" in_cg "$B" lab_http http://198.18.0.10/ 0
+check "skfastpathctl add-cgroup /a/../b exits 10 (InvalidCgroup)" sh -c "'$CTL' add-cgroup /a/../b 2>/dev/null; [ \$? = 10 ]"
+check "skfastpathctl add-unit without systemd: exit 1, says so" sh -c "! '$CTL' add-unit foo.service 2>'$T/unit.err' && \
+grep -q 'systemd is not running' '$T/unit.err'"
+check "... and selected nothing" sh -c "! busctl --system get-property org.skfastpath1 /org/skfastpath1 \
+org.skfastpath1.Manager Cgroups | grep -q foo.service"
 
 # --- persisted: AddCgroup survives a restart, RuntimeChanges says so
 check "AddCgroup $B again" call AddCgroup s "$B"
