@@ -22,6 +22,7 @@ struct skfp_sock_key {
 enum {
         SKFP_PORT_FASTPATH = 1 << 0,   /* local connections to/from it get the sockhash */
         SKFP_PORT_INTERCEPT = 1 << 1,  /* egress to it on managed interfaces is intercepted */
+        SKFP_PORT_TRUSTED = 1 << 2,    /* its local servers are declared receivers */
 };
 struct skfp_port_value {
         __u32 flags;
@@ -41,6 +42,9 @@ struct skfp_settings {
         __u32 enabled;            /* 0: sk_msg passes, sockops inserts no new socket */
         __u32 pad;
         __u64 pass_large_writes;  /* 0: off; a message of this size or more passes its connection */
+        __u64 receive_bound;      /* a receiver with this much queued (or its rcvbuf, if more): pass */
+        __u32 n_trusted_cgroups;  /* 0: sockops does not look at cgroups */
+        __u32 pad2;
 };
 
 /* Per-socket state (SK_STORAGE) of a sending socket in the sockhash. Passing is one-way: a
@@ -51,9 +55,35 @@ enum {
         SKFP_CONN_PASS_MISS,      /* the peer was not in the sockhash */
         SKFP_CONN_PASS_OFF,       /* the fastpath was switched off */
         SKFP_CONN_PASS_LARGE,     /* a write reached PassLargeWrites= */
+        SKFP_CONN_PASS_BOUND,     /* the peer had the bound queued (receive_bound) */
+        SKFP_CONN_PASS_SPLICED,   /* the peer is a receiver that was read with splice() */
+        SKFP_CONN_PASS_UNBOUNDED, /* the receiver's queue could not be read: no bound, no redirect */
+};
+enum {
+        SKFP_CONN_F_RECEIVER = 1 << 0,  /* in the receivers map (set by sockops) */
 };
 struct skfp_conn {
         __u32 state;
+        __u32 flags;
+};
+
+/* One receiver (LRU hash `queues` by its key, written by sockops when it enters `receivers`):
+ * where sk_msg reads its queued bytes, and whether it was read with splice(). */
+enum {
+        SKFP_QUEUE_F_SPLICED = 1 << 0,  /* read with splice(): never redirect into it again */
+};
+struct skfp_queue {
+        __u64 sk;                 /* the receiver's struct sock, only ever read with probe_read */
+        __u32 flags;
+        __u32 pad;
+};
+
+/* One record of the splice ring buffer: a receiver was read with splice() (first time). */
+struct skfp_splice_event {
+        __u32 pid;
+        __u16 local_port;
+        __u16 remote_port;
+        char comm[16];
 };
 
 /* Per-CPU counters of the fastpath programs (PERCPU_ARRAY index). */
@@ -66,6 +96,11 @@ enum {
         SKFP_FP_INSERTED,         /* sockops: sockets added to the sockhash */
         SKFP_FP_INSERT_FAILED,    /* sockops: sockhash full or refused */
         SKFP_FP_SKIPPED_MARK,     /* sockops: relay upstream sockets (bypass mark) */
+        SKFP_FP_RECEIVERS,        /* sockops: sockets added to the receivers map */
+        SKFP_FP_PASSED_BOUND,     /* sk_msg: connections passed for good at the bound */
+        SKFP_FP_PASSED_SPLICED,   /* sk_msg: connections passed for good, peer spliced */
+        SKFP_FP_SPLICED,          /* tracing: receivers read with splice() */
+        SKFP_FP_PASSED_UNBOUNDED, /* sk_msg: connections passed, receiver's queue unreadable */
         _SKFP_FP_MAX,
 };
 

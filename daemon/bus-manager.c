@@ -72,17 +72,31 @@ static int check_cgroup(const char *path, sd_bus_error *error)
 typedef enum Subject {
         SUBJECT_INTERFACE,
         SUBJECT_PORT,
-        SUBJECT_CGROUP,
+        SUBJECT_SELECTED,  /* a selected cgroup (Cgroups) */
         SUBJECT_SWITCH,  /* no argument that could be invalid, missing or over a limit */
+        SUBJECT_CGROUP,
 } Subject;
 
 /* Turns a manager_*() failure into its named error; what: "add interface wg0". */
 static int manager_error(Manager *m, int r, Subject s, const char *what, sd_bus_error *error)
 {
-        if (s != SUBJECT_SWITCH)
+        if (s == SUBJECT_CGROUP)
                 switch (r) {
                 case -EINVAL:
-                        if (s == SUBJECT_CGROUP)
+                        return sd_bus_error_setf(error, SKFP_ERROR_INVALID_CGROUP, "Cannot %s: invalid cgroup path.",
+                                what);
+                case -ENOENT:
+                        return sd_bus_error_setf(error, SKFP_ERROR_NOT_MANAGED, "Cannot %s: it is not trusted.",
+                                what);
+                case -E2BIG:
+                        return sd_bus_error_setf(error, SKFP_ERROR_LIMIT_EXCEEDED,
+                                "Cannot %s: %zu cgroups are trusted, the limit is %d.", what,
+                                m->config.n_trusted_cgroups, TRUSTED_CGROUPS_MAX);
+                }
+        else if (s != SUBJECT_SWITCH)
+                switch (r) {
+                case -EINVAL:
+                        if (s == SUBJECT_SELECTED)
                                 return sd_bus_error_setf(error, SKFP_ERROR_INVALID_CGROUP,
                                         "Cannot %s: invalid cgroup path.", what);
                         return sd_bus_error_setf(error,
@@ -92,7 +106,7 @@ static int manager_error(Manager *m, int r, Subject s, const char *what, sd_bus_
                         return sd_bus_error_setf(error, SKFP_ERROR_NOT_MANAGED, "Cannot %s: it is not managed.",
                                 what);
                 case -E2BIG:
-                        if (s == SUBJECT_CGROUP)
+                        if (s == SUBJECT_SELECTED)
                                 return sd_bus_error_setf(error, SKFP_ERROR_LIMIT_EXCEEDED,
                                         "Cannot %s: %zu cgroups are selected, the limit is %u.", what,
                                         m->config.n_cgroups, m->config.max_cgroups);
@@ -113,10 +127,12 @@ typedef struct Change {
         Subject subject;
         const char *what;          /* "add port 80": for errors and the log */
         const char *property;      /* emitted when something changed */
+        const char *also;          /* and this one too, if set */
         int (*undo)(Manager *m, const struct Change *c);
         const char *name;          /* the argument: an interface name, */
         uint16_t port;             /* a port, */
         bool enabled;              /* or the switch */
+        PortMode mode;             /* SetPortMode: the mode before */
 } Change;
 
 static int undo_add_interface(Manager *m, const Change *c)
@@ -171,6 +187,8 @@ static int change_commit(Manager *m, sd_bus_message *message, const Change *c, i
                 }
                 log_info("Done: %s.", c->what);
                 (void) bus_manager_emit_runtime_changed(m, c->property);
+                if (c->also)
+                        (void) bus_manager_emit_changed(m, c->also);
         }
         return sd_bus_reply_method_return(message, NULL);
 }
@@ -229,7 +247,7 @@ static int method_port(sd_bus_message *message, Manager *m, bool add, sd_bus_err
 
         snprintf(what, sizeof(what), "%s port %u", add ? "add" : "remove", port);
         return change_commit(m, message,
-                &(Change) { .subject = SUBJECT_PORT, .what = what, .property = "Ports",
+                &(Change) { .subject = SUBJECT_PORT, .what = what, .property = "Ports", .also = "PortModes",
                             .undo = add ? undo_add_port : undo_remove_port, .port = port },
                 add ? manager_add_port(m, port) : manager_remove_port(m, port), error);
 }
@@ -283,7 +301,7 @@ static int method_cgroup(sd_bus_message *message, Manager *m, bool add, sd_bus_e
         if (asprintf(&what, "%s cgroup %s", add ? "select" : "unselect", path) < 0)
                 return -ENOMEM;
         return change_commit(m, message,
-                &(Change) { .subject = SUBJECT_CGROUP, .what = what, .property = "Cgroups",
+                &(Change) { .subject = SUBJECT_SELECTED, .what = what, .property = "Cgroups",
                             .undo = add ? undo_add_cgroup : undo_remove_cgroup, .name = path },
                 add ? manager_add_cgroup(m, path) : manager_remove_cgroup(m, path), error);
 }
@@ -320,7 +338,7 @@ static int method_set_fastpath(sd_bus_message *message, void *userdata, sd_bus_e
 static int method_revert(sd_bus_message *message, void *userdata, sd_bus_error *error)
 {
         Manager *m = userdata;
-        const char *changed[6];
+        const char *changed[8];
         unsigned mask = 0;
         size_t n = 0;
         int r;
@@ -341,8 +359,12 @@ static int method_revert(sd_bus_message *message, void *userdata, sd_bus_error *
         log_info("Done: revert to the config file (the runtime changes are dropped, the state file is removed).");
         if (mask & MANAGER_CHANGED_INTERFACES)
                 changed[n++] = "Interfaces";
-        if (mask & MANAGER_CHANGED_PORTS)
+        if (mask & MANAGER_CHANGED_PORTS) {
                 changed[n++] = "Ports";
+                changed[n++] = "PortModes";
+        }
+        if (mask & MANAGER_CHANGED_TRUSTED_CGROUPS)
+                changed[n++] = "TrustedCgroups";
         if (mask & MANAGER_CHANGED_FASTPATH)
                 changed[n++] = "Fastpath";
         if (mask & MANAGER_CHANGED_CGROUPS)
@@ -488,6 +510,132 @@ static int property_get_version(sd_bus *bus, const char *path, const char *inter
         return sd_bus_message_append(reply, "s", PACKAGE_VERSION);
 }
 
+/* ---- fastpath receivers: port modes and trusted cgroups ---- */
+
+static int undo_set_port_mode(Manager *m, const Change *c)
+{
+        return manager_set_port_mode(m, c->port, c->mode);
+}
+
+static int method_set_port_mode(sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+        Manager *m = userdata;
+        const char *mode_name;
+        ConfigPort *p;
+        char what[64];
+        uint16_t port;
+        int mode, r;
+
+        r = sd_bus_message_read(message, "qs", &port, &mode_name);
+        if (r < 0)
+                return r;
+        r = check_port(port, error);
+        if (r < 0)
+                return r;
+        mode = port_mode_from_string(mode_name);
+        if (mode < 0) {
+                _cleanup_free_ char *e = cescape(mode_name);
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                        "Unknown port mode '%s': expected fastpath, intercept-only or trusted.", e ?: "?");
+        }
+        r = polkit_verify(m, message, POLKIT_ACTION_MANAGE, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+
+        p = config_find_port(&m->config, port);
+        snprintf(what, sizeof(what), "set port %u to %s", port, port_mode_to_string(mode));
+        return change_commit(m, message,
+                &(Change) { .subject = SUBJECT_PORT, .what = what, .property = "PortModes",
+                            .undo = undo_set_port_mode, .port = port, .mode = p ? p->mode : PORT_MODE_FASTPATH },
+                manager_set_port_mode(m, port, mode), error);
+}
+
+static int undo_add_trusted_cgroup(Manager *m, const Change *c)
+{
+        return manager_remove_trusted_cgroup(m, c->name);
+}
+
+static int undo_remove_trusted_cgroup(Manager *m, const Change *c)
+{
+        return manager_add_trusted_cgroup(m, c->name);
+}
+
+static int method_trusted_cgroup(sd_bus_message *message, Manager *m, bool add, sd_bus_error *error)
+{
+        _cleanup_free_ char *what = NULL;
+        const char *path;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &path);
+        if (r < 0)
+                return r;
+        if (!cgroup_path_valid(path)) {
+                _cleanup_free_ char *e = cescape(path);
+                return sd_bus_error_setf(error, SKFP_ERROR_INVALID_CGROUP,
+                        "Invalid cgroup path '%s': expected an absolute, normalised path below the cgroup2 "
+                        "root (\"/system.slice/nginx.service\"), at most %d bytes.", e ?: "?", CGROUP_PATH_MAX);
+        }
+        r = polkit_verify(m, message, POLKIT_ACTION_MANAGE, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+
+        if (asprintf(&what, "%s trusted cgroup %s", add ? "add" : "remove", path) < 0)
+                return -ENOMEM;
+        return change_commit(m, message,
+                &(Change) { .subject = SUBJECT_CGROUP, .what = what, .property = "TrustedCgroups",
+                            .undo = add ? undo_add_trusted_cgroup : undo_remove_trusted_cgroup, .name = path },
+                add ? manager_add_trusted_cgroup(m, path) : manager_remove_trusted_cgroup(m, path), error);
+}
+
+static int method_add_trusted_cgroup(sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+        return method_trusted_cgroup(message, userdata, true, error);
+}
+
+static int method_remove_trusted_cgroup(sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+        return method_trusted_cgroup(message, userdata, false, error);
+}
+
+static int property_get_port_modes(sd_bus *bus, const char *path, const char *interface, const char *property,
+                sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(qs)");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < m->config.n_ports; i++) {
+                r = sd_bus_message_append(reply, "(qs)", m->config.ports[i].port,
+                                          port_mode_to_string(m->config.ports[i].mode));
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+static int property_get_trusted_cgroups(sd_bus *bus, const char *path, const char *interface,
+                const char *property, sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(stb)");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < m->config.n_trusted_cgroups; i++) {
+                uint64_t id;
+                bool present;
+
+                manager_trusted_cgroup_status(m, m->config.trusted_cgroups[i], &id, &present);
+                r = sd_bus_message_append(reply, "(stb)", m->config.trusted_cgroups[i], id, present);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
 /* Keep dbus/org.skfastpath1.xml equal to this (test-introspection checks it). */
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
@@ -519,6 +667,17 @@ static const sd_bus_vtable manager_vtable[] = {
                 method_revert, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetStatistics", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{st}", statistics),
                 method_get_statistics, SD_BUS_VTABLE_UNPRIVILEGED),
+
+        /* fastpath receivers */
+        SD_BUS_PROPERTY("PortModes", "a(qs)", property_get_port_modes, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("TrustedCgroups", "a(stb)", property_get_trusted_cgroups, 0,
+                SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("SetPortMode", SD_BUS_ARGS("q", port, "s", mode), SD_BUS_NO_RESULT,
+                method_set_port_mode, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AddTrustedCgroup", SD_BUS_ARGS("s", path), SD_BUS_NO_RESULT,
+                method_add_trusted_cgroup, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RemoveTrustedCgroup", SD_BUS_ARGS("s", path), SD_BUS_NO_RESULT,
+                method_remove_trusted_cgroup, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END
 };
 

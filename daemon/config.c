@@ -32,6 +32,9 @@ void config_done(Config *c)
         strv_free_n(c->interfaces, c->n_interfaces);
         strv_free_n(c->cgroups, c->n_cgroups);
         free(c->ports);
+        for (size_t i = 0; i < c->n_trusted_cgroups; i++)
+                free(c->trusted_cgroups[i]);
+        free(c->trusted_cgroups);
         free(c->cgroup_path);
         free(c->state_directory);
         free(c->pin_directory);
@@ -93,36 +96,13 @@ int config_remove_interface(Config *c, const char *name)
 
 const char *config_cgroup_invalid_reason(const char *path)
 {
-        size_t len, comp = 0;
-        unsigned level = 0;
-
-        if (!path || path[0] != '/')
-                return "does not begin with '/'";
-        len = strlen(path);
-        if (len > 4095)
-                return "is longer than 4095 bytes";
-        if (len == 1)
-                return NULL;
-        if (path[len - 1] == '/')
-                return "ends in '/'";
-        for (const char *p = path; *p; p++) {
-                if ((unsigned char) *p <= ' ' || *p == 0x7f)
-                        return "holds whitespace or a control character";
-                if (*p == '/') {
-                        const char *n = p + 1;
-
-                        if (*n == '/')
-                                return "has an empty component";
-                        if (n[0] == '.' && (n[1] == '/' || n[1] == 0))
-                                return "has a '.' component";
-                        if (n[0] == '.' && n[1] == '.' && (n[2] == '/' || n[2] == 0))
-                                return "has a '..' component";
-                        comp = 0;
-                        if (++level > CONFIG_MAX_CGROUP_LEVEL)
-                                return "is deeper than 31 levels";
-                } else if (++comp > 255)
-                        return "has a component longer than 255 bytes";
-        }
+        /* the one rule of cgroup paths (trusted cgroups too), and the depth the BPF program
+         * looks at */
+        if (!cgroup_path_valid(path))
+                return "is not an absolute, normalised cgroup path (no empty, '.' or '..' component, no "
+                       "trailing '/', no white space) of at most 1024 bytes";
+        if (config_cgroup_level(path) > CONFIG_MAX_CGROUP_LEVEL)
+                return "is deeper than 31 levels";
         return NULL;
 }
 
@@ -223,6 +203,97 @@ int config_remove_port(Config *c, uint16_t port)
         memmove(p, p + 1, (c->n_ports - (size_t) (p - c->ports) - 1) * sizeof(ConfigPort));
         c->n_ports--;
         return 1;
+}
+
+static const char *const port_mode_names[_PORT_MODE_MAX] = {
+        [PORT_MODE_FASTPATH] = "fastpath",
+        [PORT_MODE_INTERCEPT_ONLY] = "intercept-only",
+        [PORT_MODE_TRUSTED] = "trusted",
+};
+
+const char *port_mode_to_string(PortMode m)
+{
+        return (unsigned) m < _PORT_MODE_MAX ? port_mode_names[m] : NULL;
+}
+
+int port_mode_from_string(const char *s)
+{
+        for (int i = 0; i < _PORT_MODE_MAX; i++)
+                if (s && streq(port_mode_names[i], s))
+                        return i;
+        return -EINVAL;
+}
+
+bool cgroup_path_valid(const char *path)
+{
+        size_t n;
+
+        if (!path || path[0] != '/')
+                return false;
+        n = strlen(path);
+        if (n > CGROUP_PATH_MAX)
+                return false;
+        if (n == 1)
+                return true;
+        if (path[n - 1] == '/')
+                return false;
+        /* every component non-empty, not "." or "..", printable, no newline */
+        for (const char *p = path; *p; ) {
+                const char *c = p + 1, *e = strchrnul(c, '/');
+                size_t len = (size_t) (e - c);
+
+                if (len == 0 || (len == 1 && c[0] == '.') || (len == 2 && c[0] == '.' && c[1] == '.'))
+                        return false;
+                for (const char *q = c; q < e; q++)
+                        if ((unsigned char) *q < 0x20 || *q == 0x7f || *q == ' ')
+                                return false;
+                p = e;
+        }
+        return true;
+}
+
+bool config_has_trusted_cgroup(const Config *c, const char *path)
+{
+        for (size_t i = 0; i < c->n_trusted_cgroups; i++)
+                if (streq(c->trusted_cgroups[i], path))
+                        return true;
+        return false;
+}
+
+int config_add_trusted_cgroup(Config *c, const char *path)
+{
+        char **a, *s;
+
+        if (!cgroup_path_valid(path))
+                return -EINVAL;
+        if (config_has_trusted_cgroup(c, path))
+                return 0;
+        if (c->n_trusted_cgroups >= TRUSTED_CGROUPS_MAX)
+                return -E2BIG;
+        s = strdup(path);
+        if (!s)
+                return -ENOMEM;
+        a = reallocarray(c->trusted_cgroups, c->n_trusted_cgroups + 1, sizeof(char *));
+        if (!a) {
+                free(s);
+                return -ENOMEM;
+        }
+        c->trusted_cgroups = a;
+        c->trusted_cgroups[c->n_trusted_cgroups++] = s;
+        return 1;
+}
+
+int config_remove_trusted_cgroup(Config *c, const char *path)
+{
+        for (size_t i = 0; i < c->n_trusted_cgroups; i++)
+                if (streq(c->trusted_cgroups[i], path)) {
+                        free(c->trusted_cgroups[i]);
+                        memmove(c->trusted_cgroups + i, c->trusted_cgroups + i + 1,
+                                (c->n_trusted_cgroups - i - 1) * sizeof(char *));
+                        c->n_trusted_cgroups--;
+                        return 1;
+                }
+        return 0;
 }
 
 /* One parser per value type. They return 0, or -errno with a static reason in *reason. */
@@ -468,6 +539,48 @@ static int parse_intercept_only_ports_field(Config *c, const char *v, void *fiel
         return parse_ports_list(c, v, PORT_MODE_INTERCEPT_ONLY, reason);
 }
 
+static int parse_trusted_ports_field(Config *c, const char *v, void *field, const char **reason)
+{
+        return parse_ports_list(c, v, PORT_MODE_TRUSTED, reason);
+}
+
+static int parse_trusted_cgroups_field(Config *c, const char *v, void *field, const char **reason)
+{
+        _cleanup_free_ char *copy = strdup(v);
+        char *save = NULL;
+        size_t n = c->n_trusted_cgroups;
+        int r;
+
+        if (!copy)
+                return -ENOMEM;
+        if (!*v) {
+                while (c->n_trusted_cgroups > 0)
+                        free(c->trusted_cgroups[--c->n_trusted_cgroups]);
+                return 0;
+        }
+        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+                if (!cgroup_path_valid(w)) {
+                        *reason = "expected absolute, normalised cgroup paths below the cgroup2 root";
+                        return -EINVAL;
+                }
+                n++;
+        }
+        if (n > TRUSTED_CGROUPS_MAX) {
+                *reason = "too many trusted cgroups (256 at most)";
+                return -E2BIG;
+        }
+        free(copy);
+        copy = strdup(v);
+        if (!copy)
+                return -ENOMEM;
+        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+                r = config_add_trusted_cgroup(c, w);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 typedef struct ConfigKey {
         const char *section;
         const char *key;
@@ -481,6 +594,7 @@ static const ConfigKey keys[] = {
         KEY("Intercept", "Ports", parse_ports_field, ports),
         KEY("Intercept", "InterceptOnlyPorts", parse_intercept_only_ports_field, ports),
         KEY("Intercept", "Cgroups", parse_cgroups_field, cgroups),
+        KEY("Intercept", "TrustedPorts", parse_trusted_ports_field, ports),
         KEY("Intercept", "Mark", parse_mark_field, mark),
         KEY("Intercept", "BypassMark", parse_mark_field, bypass_mark),
         KEY("Intercept", "RoutingTable", parse_table_field, routing_table),
@@ -495,6 +609,7 @@ static const ConfigKey keys[] = {
         KEY("Fastpath", "CgroupPath", parse_path_field, cgroup_path),
         KEY("Fastpath", "MaxSockets", parse_positive_u32_field, max_sockets),
         KEY("Fastpath", "PassLargeWrites", parse_size_field, pass_large_writes),
+        KEY("Fastpath", "TrustedCgroups", parse_trusted_cgroups_field, trusted_cgroups),
         KEY("Manager", "MaxPorts", parse_positive_u32_field, max_ports),
         KEY("Manager", "MaxInterfaces", parse_positive_u32_field, max_interfaces),
         KEY("Manager", "StateDirectory", parse_path_field, state_directory),
@@ -504,11 +619,12 @@ static const ConfigKey keys[] = {
 #undef KEY
 
 const char *const config_known_keys[] = {
-        "Intercept.Interfaces", "Intercept.Ports", "Intercept.InterceptOnlyPorts", "Intercept.Cgroups", "Intercept.Mark",
+        "Intercept.Interfaces", "Intercept.Ports", "Intercept.InterceptOnlyPorts", "Intercept.TrustedPorts",
+        "Intercept.Cgroups", "Intercept.Mark",
         "Intercept.BypassMark", "Intercept.RoutingTable", "Intercept.RulePriority",
         "Listener.ListenPort", "Listener.Relay", "Listener.ConnectTimeoutSec", "Listener.BufferSize",
         "Listener.MaxConnections", "Listener.StopTimeoutSec", "Fastpath.Fastpath", "Fastpath.CgroupPath", "Fastpath.MaxSockets",
-        "Fastpath.PassLargeWrites", "Manager.MaxPorts", "Manager.MaxInterfaces",
+        "Fastpath.PassLargeWrites", "Fastpath.TrustedCgroups", "Manager.MaxPorts", "Manager.MaxInterfaces",
         "Manager.StateDirectory", "Manager.PinDirectory", "Manager.LogLevel", NULL,
 };
 

@@ -8,7 +8,13 @@
 typedef enum PortMode {
         PORT_MODE_FASTPATH,        /* intercepted, and local connections get the sockhash */
         PORT_MODE_INTERCEPT_ONLY,  /* intercepted, never in the sockhash (bulk workloads) */
+        PORT_MODE_TRUSTED,         /* fastpath, and its local servers are declared receivers */
+        _PORT_MODE_MAX,
 } PortMode;
+
+/* "fastpath", "intercept-only", "trusted" (the D-Bus and state file names) */
+const char *port_mode_to_string(PortMode m);
+int port_mode_from_string(const char *s);
 
 typedef struct ConfigPort {
         uint16_t port;
@@ -41,6 +47,10 @@ typedef struct Config {
         char *cgroup_path;          /* NULL: root of the cgroup2 mount */
         uint32_t max_sockets;
         uint64_t pass_large_writes; /* 0: off */
+        char **trusted_cgroups;     /* paths below the cgroup2 root, "/a/b" */
+        size_t n_trusted_cgroups;
+        bool state_has_trusted_ports;   /* state.c: the state file had TrustedPorts= */
+        bool state_has_trusted_cgroups; /* and TrustedCgroups= (files of older versions lack them) */
 
         /* [Manager] */
         uint32_t max_ports;
@@ -64,10 +74,9 @@ int config_parse(Config *c, FILE *f, const char *name);
  * and D-Bus. */
 const char *config_interface_invalid_reason(const char *name);
 
-/* Why path cannot be a selected cgroup, NULL when it can: it must begin with '/', be normalised
- * (no empty, "." or ".." component, no trailing '/' except "/" itself), hold no whitespace or
- * control characters, have components of at most 255 bytes, at most CONFIG_MAX_CGROUP_LEVEL of
- * them, and at most 4095 bytes in all. One rule for the config file, the state file and D-Bus. */
+/* Why path cannot be a selected cgroup, NULL when it can: cgroup_path_valid() (below), and at
+ * most CONFIG_MAX_CGROUP_LEVEL components. One rule for the config file, the state file and
+ * D-Bus. */
 #define CONFIG_MAX_CGROUPS 1024
 #define CONFIG_MAX_CGROUP_LEVEL 31
 const char *config_cgroup_invalid_reason(const char *path);
@@ -84,6 +93,14 @@ int config_add_port(Config *c, uint16_t port, PortMode mode);
 int config_remove_port(Config *c, uint16_t port);
 ConfigPort *config_find_port(const Config *c, uint16_t port);
 bool config_has_interface(const Config *c, const char *name);
+/* A trusted cgroup path: absolute, normalised ("/" alone, no "//", ".", "..", no trailing "/"),
+ * at most CGROUP_PATH_MAX bytes. */
+#define CGROUP_PATH_MAX 1024
+#define TRUSTED_CGROUPS_MAX 256
+bool cgroup_path_valid(const char *path);
+int config_add_trusted_cgroup(Config *c, const char *path);
+int config_remove_trusted_cgroup(Config *c, const char *path);
+bool config_has_trusted_cgroup(const Config *c, const char *path);
 
 /* Every section and key the parser knows, NULL-terminated "Section.Key" strings (for tests). */
 extern const char *const config_known_keys[];

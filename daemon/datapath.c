@@ -5,8 +5,10 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -17,6 +19,7 @@
 #include "fastpath.skel.h"
 #include "fs-util.h"
 #include "skfastpath.h"
+#include "receiver.skel.h"
 #include "util.h"
 
 #define BPFFS_ROOT "/sys/fs/bpf"
@@ -29,6 +32,13 @@ struct Datapath {
         char *cgroup_path;
         int cgroup_fd;
         bool adopted;               /* some pin of a previous run was reused */
+        struct receiver_bpf *splice; /* the splice safety net, NULL when it could not load */
+        struct ring_buffer *splice_events;
+        SpliceDetection splice_state;
+        char spliced_comms[64][16];  /* programs already logged (one line per program) */
+        size_t n_spliced_comms;
+        DatapathSpliceHandler splice_handler;
+        void *splice_userdata;
 };
 
 /* A fresh machine may have no bpffs: mount it where everyone expects it. */
@@ -114,7 +124,7 @@ static int pin_path(const Datapath *d, const char *name, char **ret)
         return 0;
 }
 
-#define N_PINNED_MAPS 5
+#define N_PINNED_MAPS 8
 
 static void pinned_maps(const Datapath *d, struct bpf_map *ret[static N_PINNED_MAPS])
 {
@@ -123,6 +133,9 @@ static void pinned_maps(const Datapath *d, struct bpf_map *ret[static N_PINNED_M
         ret[2] = d->skel->maps.settings;
         ret[3] = d->skel->maps.conns;
         ret[4] = d->skel->maps.counters;
+        ret[5] = d->skel->maps.receivers;
+        ret[6] = d->skel->maps.trusted_cgroups;
+        ret[7] = d->skel->maps.queues;
 }
 
 /* Before load: a compatible pinned map is reused (bpf_map__set_pin_path makes libbpf adopt it),
@@ -200,7 +213,14 @@ static int settings_write(Datapath *d, const struct skfp_settings *s)
 
 static uint32_t port_flags(PortMode mode)
 {
-        return SKFP_PORT_INTERCEPT | (mode == PORT_MODE_FASTPATH ? SKFP_PORT_FASTPATH : 0);
+        switch (mode) {
+        case PORT_MODE_FASTPATH:
+                return SKFP_PORT_INTERCEPT | SKFP_PORT_FASTPATH;
+        case PORT_MODE_TRUSTED:
+                return SKFP_PORT_INTERCEPT | SKFP_PORT_FASTPATH | SKFP_PORT_TRUSTED;
+        default:
+                return SKFP_PORT_INTERCEPT;
+        }
 }
 
 /* An adopted port map may hold ports the configuration no longer has. */
@@ -298,6 +318,88 @@ static int sockops_attach(Datapath *d)
         return sockops_link_new(d, path);
 }
 
+static int on_splice_event(void *ctx, void *data, size_t size)
+{
+        Datapath *d = ctx;
+        const struct skfp_splice_event *e = data;
+        char comm[sizeof(e->comm) + 1] = {};
+
+        if (size < sizeof(*e))
+                return 0;
+        memcpy(comm, e->comm, sizeof(e->comm));
+        for (size_t i = 0; i < d->n_spliced_comms; i++)
+                if (strncmp(d->spliced_comms[i], comm, sizeof(d->spliced_comms[i])) == 0) {
+                        log_debug("%s[%u] read a fastpath receiver on port %u with splice() (again).", comm,
+                                  e->pid, e->local_port);
+                        goto report;
+                }
+        if (d->n_spliced_comms < ELEMENTSOF(d->spliced_comms))
+                strncpy(d->spliced_comms[d->n_spliced_comms++], comm, sizeof(d->spliced_comms[0]));
+        log_warning("%s[%u] read a fastpath receiver on port %u with splice(): its connections now pass "
+                    "through TCP; data redirected to it before this splice may be lost (see HAZARDS in "
+                    "skfastpathd(8)).", comm, e->pid, e->local_port);
+report:
+        if (d->splice_handler)
+                d->splice_handler(d, e->pid, comm, e->local_port, d->splice_userdata);
+        return 0;
+}
+
+static int splice_try(Datapath *d, bool syscall)
+{
+        int r;
+
+        d->splice = receiver_bpf__open();
+        if (!d->splice)
+                return -errno;
+        /* the kprobe, or the system call fallback: one of them */
+        r = bpf_program__set_autoload(d->splice->progs.skfp_splice_read, !syscall);
+        if (r >= 0)
+                r = bpf_program__set_autoload(d->splice->progs.skfp_splice_syscall, syscall);
+        d->splice->rodata->splice_nr = SYS_splice;
+        if (r >= 0)
+                r = bpf_map__reuse_fd(d->splice->maps.counters, bpf_map__fd(d->skel->maps.counters));
+        if (r >= 0)
+                r = bpf_map__reuse_fd(d->splice->maps.queues, bpf_map__fd(d->skel->maps.queues));
+        if (r >= 0)
+                r = receiver_bpf__load(d->splice);
+        if (r >= 0)
+                r = receiver_bpf__attach(d->splice);
+        if (r >= 0) {
+                d->splice_events = ring_buffer__new(bpf_map__fd(d->splice->maps.splice_events),
+                                                    on_splice_event, d, NULL);
+                if (!d->splice_events)
+                        r = -errno;
+        }
+        if (r < 0) {
+                ring_buffer__free(d->splice_events);
+                d->splice_events = NULL;
+                receiver_bpf__destroy(d->splice);
+                d->splice = NULL;
+        }
+        return r;
+}
+
+/* The safety net is optional: without it the fastpath runs, and the statistics say so. */
+static void splice_attach(Datapath *d)
+{
+        int r;
+
+        r = splice_try(d, false);
+        if (r < 0) {
+                log_debug_errno(r, "No kprobe on tcp_splice_read (%m), trying the splice() system call.");
+                r = splice_try(d, true);
+        }
+        if (r < 0) {
+                d->splice_state = SPLICE_DETECTION_FAILED;
+                log_warning_errno(r, "Failed to load or attach the splice detection (a kprobe on tcp_splice_read, "
+                                  "or a raw tracepoint on system call entry), running without it: a declared "
+                                  "receiver read with splice() is not detected (see HAZARDS in "
+                                  "skfastpathd(8)): %m");
+                return;
+        }
+        d->splice_state = SPLICE_DETECTION_ON;
+}
+
 int datapath_new(Datapath **ret, const Config *c)
 {
         _cleanup_(datapath_freep) Datapath *d = NULL;
@@ -345,6 +447,12 @@ int datapath_new(Datapath **ret, const Config *c)
         }
         d->skel->rodata->bypass_mark = c->bypass_mark;
         r = bpf_map__set_max_entries(d->skel->maps.sockhash, c->max_sockets);
+        if (r >= 0)
+                r = bpf_map__set_max_entries(d->skel->maps.receivers, c->max_sockets);
+        /* LRU: entries of closed receivers go when room is needed; the room for twice the
+         * sockets (and some more, the LRU frees per CPU) keeps live ones from being evicted */
+        if (r >= 0)
+                r = bpf_map__set_max_entries(d->skel->maps.queues, 2 * c->max_sockets > 1024 ? 2 * c->max_sockets : 1024);
         if (r < 0) {
                 r = log_error_errno(r, "Failed to size the sockhash to %u: %m", c->max_sockets);
                 goto fail;
@@ -397,7 +505,12 @@ int datapath_new(Datapath **ret, const Config *c)
         r = settings_write(d, &(struct skfp_settings) {
                 .enabled = c->fastpath,
                 .pass_large_writes = c->pass_large_writes,
+                .receive_bound = DATAPATH_RECEIVE_BOUND,
         });
+        if (r < 0)
+                goto fail;
+        /* the daemon fills them from the configuration (datapath_set_trusted_cgroups) */
+        r = datapath_set_trusted_cgroups(d, NULL, 0);
         if (r < 0)
                 goto fail;
         r = ports_sync(d, c);
@@ -415,6 +528,8 @@ int datapath_new(Datapath **ret, const Config *c)
         r = sockops_attach(d);
         if (r < 0)
                 goto fail;
+
+        splice_attach(d);
 
         log_info("Fastpath attached to cgroup %s, pins in %s%s, fastpath %s.", d->cgroup_path,
                  d->pin_directory, d->adopted ? " (adopted from a previous run)" : "",
@@ -438,6 +553,8 @@ Datapath *datapath_free(Datapath *d)
                 return NULL;
         /* Closing a pinned link's fd leaves it attached: that is what a restart adopts. */
         bpf_link__destroy(d->sockops_link);
+        ring_buffer__free(d->splice_events);
+        receiver_bpf__destroy(d->splice);
         fastpath_bpf__destroy(d->skel);
         safe_close(d->cgroup_fd);
         free(d->pin_directory);
@@ -572,6 +689,12 @@ int datapath_get_statistics(Datapath *d, DatapathStatistics *ret)
                 .insert_failed = sums[SKFP_FP_INSERT_FAILED],
                 .skipped_mark = sums[SKFP_FP_SKIPPED_MARK],
                 .tracked_sockets = tracked,
+                .receivers = sums[SKFP_FP_RECEIVERS],
+                .passed_bound = sums[SKFP_FP_PASSED_BOUND],
+                .passed_spliced = sums[SKFP_FP_PASSED_SPLICED],
+                .spliced = sums[SKFP_FP_SPLICED],
+                .passed_unbounded = sums[SKFP_FP_PASSED_UNBOUNDED],
+                .splice_detection = d->splice_state,
         };
         return 0;
 }
@@ -593,7 +716,8 @@ bool datapath_is_adopted(const Datapath *d)
 
 /* The pinned objects by name; pinned_maps() has the maps in this order. */
 static const char *const pinned_names[DATAPATH_N_PINNED] = {
-        "sockhash", "ports", "settings", "conns", "counters", SOCKOPS_LINK_NAME,
+        "sockhash", "ports", "settings", "conns", "counters", "receivers", "trusted_cgroups",
+        "queues", SOCKOPS_LINK_NAME,
 };
 
 void datapath_get_pinned(Datapath *d, DatapathPinned ret[static DATAPATH_N_PINNED])
@@ -653,4 +777,86 @@ int datapath_repin(const Config *c, const char *name, int fd)
         if (bpf_obj_pin(fd, path) < 0)
                 return log_error_errno(errno, "Failed to pin the handed over %s at %s: %m", name, path);
         return 1;
+}
+
+int datapath_set_trusted_cgroups(Datapath *d, const uint64_t *ids, size_t n)
+{
+        struct bpf_map *map = d->skel->maps.trusted_cgroups;
+        uint64_t key, next, *prev = NULL;
+        struct skfp_settings s;
+        uint8_t one = 1;
+        size_t n_present = 0;
+        int r;
+
+        for (size_t i = 0; i < n; i++)
+                if (ids[i] != 0 &&
+                    bpf_map__update_elem(map, &ids[i], sizeof(ids[i]), &one, sizeof(one), BPF_ANY) < 0)
+                        return log_error_errno(errno, "Failed to add cgroup %llu to the trusted cgroups: %m",
+                                               (unsigned long long) ids[i]);
+        /* then drop the others; the iteration restarts after a delete */
+        while (bpf_map__get_next_key(map, prev, &next, sizeof(next)) >= 0) {
+                bool keep = false;
+
+                key = next;
+                prev = &key;
+                for (size_t i = 0; i < n && !keep; i++)
+                        keep = ids[i] == key;
+                if (keep) {
+                        n_present++;
+                        continue;
+                }
+                if (bpf_map__delete_elem(map, &key, sizeof(key), 0) < 0 && errno != ENOENT)
+                        return log_error_errno(errno, "Failed to remove cgroup %llu from the trusted cgroups: %m",
+                                               (unsigned long long) key);
+                prev = NULL;
+                n_present = 0;
+        }
+        r = settings_read(d, &s);
+        if (r < 0)
+                return r;
+        s.n_trusted_cgroups = (uint32_t) n_present;
+        return settings_write(d, &s);
+}
+
+int datapath_cgroup_id(const char *path, uint64_t *ret)
+{
+        _cleanup_free_ char *root = NULL, *full = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        r = cgroup2_root_find(&root);
+        if (r < 0)
+                return r;
+        if (asprintf(&full, "%s%s", root, streq(path, "/") ? "" : path) < 0)
+                return -ENOMEM;
+        fd = open(full, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        return cgroup_id_of_fd(fd, ret);
+}
+
+int datapath_splice_fd(Datapath *d)
+{
+        return d->splice_events ? ring_buffer__epoll_fd(d->splice_events) : -EBADF;
+}
+
+void datapath_splice_process(Datapath *d)
+{
+        if (d->splice_events)
+                (void) ring_buffer__consume(d->splice_events);
+}
+
+void datapath_set_splice_handler(Datapath *d, DatapathSpliceHandler handler, void *userdata)
+{
+        d->splice_handler = handler;
+        d->splice_userdata = userdata;
+}
+
+int datapath_listener_set_mark(int fd, uint32_t mark)
+{
+        if (mark == 0)
+                return 0;
+        if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0)
+                return -errno;
+        return 0;
 }

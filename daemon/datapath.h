@@ -11,6 +11,16 @@
 
 typedef struct Datapath Datapath;
 
+typedef enum SpliceDetection {
+        SPLICE_DETECTION_OFF,       /* not started */
+        SPLICE_DETECTION_ON,        /* the tracing program is attached */
+        SPLICE_DETECTION_FAILED,    /* it could not load or attach: the fastpath runs without it */
+} SpliceDetection;
+
+/* The most a receiver may have queued (or its receive buffer, if larger) before a connection
+ * sending to it leaves the fastpath for good. */
+#define DATAPATH_RECEIVE_BOUND (8u * 1024u * 1024u)
+
 typedef struct DatapathStatistics {
         uint64_t redirected;        /* sk_msg messages sent straight to the peer socket */
         uint64_t redirected_bytes;
@@ -21,6 +31,12 @@ typedef struct DatapathStatistics {
         uint64_t insert_failed;     /* sockhash full */
         uint64_t skipped_mark;      /* sockets with the bypass mark, never inserted */
         uint64_t tracked_sockets;   /* entries in the sockhash now */
+        uint64_t receivers;         /* sockets put into the receivers map */
+        uint64_t passed_bound;      /* connections passed for good: peer had the bound queued */
+        uint64_t passed_spliced;    /* connections passed for good: peer was read with splice() */
+        uint64_t spliced;           /* receivers seen read with splice() */
+        uint64_t passed_unbounded;  /* connections passed: the receiver's queue could not be read */
+        SpliceDetection splice_detection;
 } DatapathStatistics;
 
 /* Loads the programs (or adopts the pinned ones under c->pin_directory), attaches sockops to
@@ -44,8 +60,24 @@ const char *datapath_get_cgroup_path(const Datapath *d);
 /* Whether some pin of a previous run was reused (a crashed daemon's datapath goes on running). */
 bool datapath_is_adopted(const Datapath *d);
 
+/* Declared receivers by cgroup: ids (0 entries are skipped) replace the previous set. */
+int datapath_set_trusted_cgroups(Datapath *d, const uint64_t *ids, size_t n);
+/* The cgroup id of a path below the cgroup2 root ("/a/b"); -ENOENT while it does not exist. */
+int datapath_cgroup_id(const char *path, uint64_t *ret);
+
+/* The splice safety net's ring buffer: poll the fd (-EBADF when detection is not running) and
+ * call datapath_splice_process() when it is readable; the handler sees each detection once. */
+typedef void (*DatapathSpliceHandler)(Datapath *d, uint32_t pid, const char *comm, uint16_t port, void *userdata);
+int datapath_splice_fd(Datapath *d);
+void datapath_splice_process(Datapath *d);
+void datapath_set_splice_handler(Datapath *d, DatapathSpliceHandler handler, void *userdata);
+
+/* The relay's listeners carry the bypass mark: the sockets they accept inherit it, and sockops
+ * makes them receivers (and never senders). */
+int datapath_listener_set_mark(int fd, uint32_t mark);
+
 /* The restart handover (handover.h). The objects that keep the datapath running, by pin name: */
-#define DATAPATH_N_PINNED 6
+#define DATAPATH_N_PINNED 9
 typedef struct DatapathPinned {
         const char *name;   /* the file name under the pin directory */
         int fd;             /* owned by d */

@@ -369,6 +369,24 @@ static int manager_apply_sets(Manager *m, const Config *target, unsigned *change
                         *changed |= MANAGER_CHANGED_CGROUPS;
         }
 
+        for (size_t i = m->config.n_trusted_cgroups; i > 0; i--) {
+                const char *path = m->config.trusted_cgroups[i - 1];
+
+                if (config_has_trusted_cgroup(target, path))
+                        continue;
+                r = manager_remove_trusted_cgroup(m, path);
+                if (r < 0)
+                        return r;
+                *changed |= MANAGER_CHANGED_TRUSTED_CGROUPS;
+        }
+        for (size_t i = 0; i < target->n_trusted_cgroups; i++) {
+                r = manager_add_trusted_cgroup(m, target->trusted_cgroups[i]);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        *changed |= MANAGER_CHANGED_TRUSTED_CGROUPS;
+        }
+
         r = manager_set_fastpath(m, target->fastpath);
         if (r < 0)
                 return r;

@@ -247,7 +247,9 @@ int manager_start(Manager *m)
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the sockmap fastpath: %m");
 
-        r = manager_start_intercept(m);
+        r = manager_fastpath_start(m);
+        if (r >= 0)
+                r = manager_start_intercept(m);
         if (r < 0) {
                 if (!datapath_is_adopted(m->datapath))
                         datapath_unpin(m->datapath);

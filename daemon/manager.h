@@ -74,15 +74,28 @@ int manager_set_fastpath(Manager *m, bool enabled);
 int manager_add_cgroup(Manager *m, const char *path);
 int manager_remove_cgroup(Manager *m, const char *path);
 
-/* Drops every runtime change: interfaces, ports (with their modes) and the switch become the
+/* Drops every runtime change: interfaces, ports (with their modes), trusted cgroups and the switch become the
  * config file's again and the state file is removed. On failure everything is as it was.
  * *ret_changed: which properties changed (MANAGER_CHANGED_*). Returns 1 changed, 0 nothing to
  * drop, -errno. */
 #define MANAGER_CHANGED_INTERFACES (1u << 0)
 #define MANAGER_CHANGED_PORTS      (1u << 1)
 #define MANAGER_CHANGED_FASTPATH   (1u << 2)
-#define MANAGER_CHANGED_CGROUPS    (1u << 3)
+#define MANAGER_CHANGED_TRUSTED_CGROUPS (1u << 3)
+#define MANAGER_CHANGED_CGROUPS    (1u << 4)
 int manager_revert(Manager *m, unsigned *ret_changed);
+
+/* manager-fastpath.c: fastpath receivers. -ENOENT: port not managed / cgroup not trusted. */
+int manager_set_port_mode(Manager *m, uint16_t port, PortMode mode);
+int manager_add_trusted_cgroup(Manager *m, const char *path);
+int manager_remove_trusted_cgroup(Manager *m, const char *path);
+/* The cgroup's id now, 0 and not present while it does not exist. */
+void manager_trusted_cgroup_status(Manager *m, const char *path, uint64_t *ret_id, bool *ret_present);
+/* Re-resolves the trusted cgroup paths (a re-created cgroup has a new id). */
+int manager_sync_trusted_cgroups(Manager *m);
+/* After the datapath is up: trusted cgroups, and the splice reports on the event loop. */
+int manager_fastpath_start(Manager *m);
+
 
 /* rtnetlink events (rtnl.h's handler): link tracking decides, PropertiesChanged for Interfaces
  * tells the bus what the kernel changed. */
@@ -109,7 +122,7 @@ typedef struct ManagerStatistic {
         const char *name;
         uint64_t value;
 } ManagerStatistic;
-#define MANAGER_N_STATISTICS 33
+#define MANAGER_N_STATISTICS 39
 /* Fills table (MANAGER_N_STATISTICS entries) and returns the number of entries, or -errno. */
 int manager_get_statistics(Manager *m, ManagerStatistic table[static MANAGER_N_STATISTICS]);
 /* Logs every counter of the same table in one line (SIGUSR1, and at stop). */

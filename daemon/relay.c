@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 
+#include "datapath.h"
 #include "handover.h"
 #include "missing.h"
 #include "relay-connection.h"
@@ -184,6 +185,11 @@ static int relay_add_listener(Relay *r, int fd, bool own)
         if (getsockname(fd, (struct sockaddr *) &l->addr, &len) < 0)
                 return log_error_errno(errno, "Failed to read the listener's address: %m");
         sockaddr_fold_v4mapped(&l->addr, &len);
+        /* own, passed by systemd or handed over: the sockets every listener accepts inherit the
+         * mark and so become fastpath receivers (skfastpathd(8), HAZARDS) */
+        q = datapath_listener_set_mark(fd, r->core.bypass_mark);
+        if (q < 0)
+                return log_error_errno(q, "Failed to set the bypass mark on the listener: %m");
         q = sd_event_add_io(r->core.event, &l->source, fd, EPOLLIN, on_listener, r);
         if (q < 0)
                 return log_error_errno(q, "Failed to watch the listener: %m");

@@ -14,6 +14,8 @@ enum {
         KEY_PORTS,
         KEY_INTERCEPT_ONLY_PORTS,
         KEY_FASTPATH,
+        KEY_TRUSTED_PORTS,      /* optional: absent in files of versions before receivers */
+        KEY_TRUSTED_CGROUPS,    /* optional, as above */
         KEY_CGROUPS,             /* optional: a state file written before Cgroups= keeps the config file's */
         _KEY_MAX,
 };
@@ -24,8 +26,15 @@ static const char *const key_names[_KEY_MAX] = {
         [KEY_PORTS] = "Ports",
         [KEY_INTERCEPT_ONLY_PORTS] = "InterceptOnlyPorts",
         [KEY_FASTPATH] = "Fastpath",
+        [KEY_TRUSTED_PORTS] = "TrustedPorts",
+        [KEY_TRUSTED_CGROUPS] = "TrustedCgroups",
         [KEY_CGROUPS] = "Cgroups",
 };
+
+static bool key_optional(int k)
+{
+        return k == KEY_TRUSTED_PORTS || k == KEY_TRUSTED_CGROUPS || k == KEY_CGROUPS;
+}
 
 #define parse_error(name, line, fmt, ...) \
         log_error_errno(EBADMSG, "%s:%u: " fmt, (name), (line), ##__VA_ARGS__)
@@ -99,8 +108,18 @@ static int parse_ports(Config *c, char *value, PortMode mode, const char *name, 
 }
 
 /* Moves what the state owns (interfaces, ports, the switch) from src into dst; src keeps the rest. */
-static void state_move(Config *dst, Config *src)
+static void state_move(Config *dst, Config *src, bool trusted_ports, bool trusted_cgroups)
 {
+        /* a file without TrustedPorts= keeps the config file's trusted ports it does not list */
+        for (size_t i = 0; !trusted_ports && i < dst->n_ports; i++)
+                if (dst->ports[i].mode == PORT_MODE_TRUSTED && !config_find_port(src, dst->ports[i].port))
+                        (void) config_add_port(src, dst->ports[i].port, PORT_MODE_TRUSTED);
+        if (trusted_cgroups) {
+                strv_free_n(dst->trusted_cgroups, dst->n_trusted_cgroups);
+                dst->trusted_cgroups = TAKE_PTR(src->trusted_cgroups);
+                dst->n_trusted_cgroups = src->n_trusted_cgroups;
+                src->n_trusted_cgroups = 0;
+        }
         strv_free_n(dst->interfaces, dst->n_interfaces);
         strv_free_n(dst->cgroups, dst->n_cgroups);
         free(dst->ports);
@@ -136,8 +155,13 @@ int state_copy(Config *dst, const Config *src)
                 if (r < 0)
                         goto finish;
         }
+        for (size_t i = 0; i < src->n_trusted_cgroups; i++) {
+                r = config_add_trusted_cgroup(&c, src->trusted_cgroups[i]);
+                if (r < 0)
+                        goto finish;
+        }
         c.fastpath = src->fastpath;
-        state_move(dst, &c);
+        state_move(dst, &c, true, true);
         r = 0;
 finish:
         config_done(&c);
@@ -146,7 +170,9 @@ finish:
 
 static const char *port_setting(PortMode mode)
 {
-        return mode == PORT_MODE_INTERCEPT_ONLY ? key_names[KEY_INTERCEPT_ONLY_PORTS] : key_names[KEY_PORTS];
+        return mode == PORT_MODE_INTERCEPT_ONLY ? key_names[KEY_INTERCEPT_ONLY_PORTS] :
+               mode == PORT_MODE_TRUSTED        ? key_names[KEY_TRUSTED_PORTS] :
+                                                  key_names[KEY_PORTS];
 }
 
 static int diff_add(StateChange **changes, size_t *n, const char *setting, const char *value, const char *change)
@@ -181,7 +207,7 @@ int state_diff(const Config *file, const Config *now, StateChange **ret, size_t 
                                 return r;
                 }
         /* a port whose mode changed left one list for the other */
-        for (PortMode mode = PORT_MODE_FASTPATH; mode <= PORT_MODE_INTERCEPT_ONLY; mode++) {
+        for (PortMode mode = PORT_MODE_FASTPATH; mode < _PORT_MODE_MAX; mode++) {
                 for (size_t i = 0; i < now->n_ports; i++) {
                         const ConfigPort *p = &now->ports[i], *f = config_find_port(file, p->port);
                         char v[8];
@@ -214,6 +240,19 @@ int state_diff(const Config *file, const Config *now, StateChange **ret, size_t 
         for (size_t i = 0; i < file->n_cgroups; i++)
                 if (!config_has_cgroup(now, file->cgroups[i])) {
                         r = diff_add(&changes, &n, key_names[KEY_CGROUPS], file->cgroups[i], "removed");
+                        if (r < 0)
+                                return r;
+                }
+        for (size_t i = 0; i < now->n_trusted_cgroups; i++)
+                if (!config_has_trusted_cgroup(file, now->trusted_cgroups[i])) {
+                        r = diff_add(&changes, &n, key_names[KEY_TRUSTED_CGROUPS], now->trusted_cgroups[i], "added");
+                        if (r < 0)
+                                return r;
+                }
+        for (size_t i = 0; i < file->n_trusted_cgroups; i++)
+                if (!config_has_trusted_cgroup(now, file->trusted_cgroups[i])) {
+                        r = diff_add(&changes, &n, key_names[KEY_TRUSTED_CGROUPS], file->trusted_cgroups[i],
+                                     "removed");
                         if (r < 0)
                                 return r;
                 }
@@ -321,6 +360,32 @@ int state_parse(FILE *f, const char *name, Config *ret)
                 case KEY_INTERCEPT_ONLY_PORTS:
                         r = parse_ports(&c, value, PORT_MODE_INTERCEPT_ONLY, name, lineno);
                         break;
+                case KEY_TRUSTED_PORTS:
+                        r = parse_ports(&c, value, PORT_MODE_TRUSTED, name, lineno);
+                        break;
+                case KEY_TRUSTED_CGROUPS: {
+                        char *save = NULL;
+
+                        for (char *w = strtok_r(value, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+                                if (!cgroup_path_valid(w)) {
+                                        _cleanup_free_ char *e = cescape(w);
+                                        r = parse_error(name, lineno, "'%s' is not a normalised cgroup path", e ?: "?");
+                                        goto finish;
+                                }
+                                if (config_has_trusted_cgroup(&c, w)) {
+                                        r = parse_error(name, lineno, "cgroup %s listed twice", w);
+                                        goto finish;
+                                }
+                                r = config_add_trusted_cgroup(&c, w);
+                                if (r < 0) {
+                                        r = r == -E2BIG ? parse_error(name, lineno, "more than %d trusted cgroups",
+                                                                      TRUSTED_CGROUPS_MAX) : log_oom();
+                                        goto finish;
+                                }
+                        }
+                        r = 0;
+                        break;
+                }
                 case KEY_FASTPATH:
                         r = parse_boolean(value);
                         if (r < 0) {
@@ -349,13 +414,15 @@ int state_parse(FILE *f, const char *name, Config *ret)
                                 goto finish;
                         }
         for (int k = 0; k < _KEY_MAX; k++)
-                if (!seen[k] && k != KEY_CGROUPS) {
+                if (!seen[k] && !key_optional(k)) {
                         r = parse_error(name, lineno, "%s= is missing (truncated file?)", key_names[k]);
                         goto finish;
                 }
 
         /* Hand over only what the state owns. */
-        state_move(ret, &c);
+        state_move(ret, &c, true, true);
+        ret->state_has_trusted_ports = seen[KEY_TRUSTED_PORTS] > 0;
+        ret->state_has_trusted_cgroups = seen[KEY_TRUSTED_CGROUPS] > 0;
         r = 0;
 finish:
         config_done(&c);
@@ -378,8 +445,9 @@ static void write_ports(FILE *f, const char *key, const Config *c, PortMode mode
 int state_serialize(FILE *f, const Config *c)
 {
         fputs("# skfastpathd runtime state, rewritten after every change made over D-Bus.\n"
-              "# It replaces the config file's Interfaces=, Ports=, InterceptOnlyPorts=, Fastpath=\n"
-              "# and Cgroups=; remove it (daemon stopped) to start from the config file again.\n", f);
+              "# It replaces the config file's Interfaces=, Ports=, InterceptOnlyPorts=, TrustedPorts=,\n"
+              "# Fastpath=, TrustedCgroups= and Cgroups=;\n"
+              "# remove it (daemon stopped) to start from the config file again.\n", f);
         fprintf(f, "Version=%d\n", STATE_VERSION);
         fputs("Interfaces=", f);
         for (size_t i = 0; i < c->n_interfaces; i++)
@@ -388,6 +456,11 @@ int state_serialize(FILE *f, const Config *c)
         write_ports(f, "Ports", c, PORT_MODE_FASTPATH);
         write_ports(f, "InterceptOnlyPorts", c, PORT_MODE_INTERCEPT_ONLY);
         fprintf(f, "Fastpath=%s\n", c->fastpath ? "yes" : "no");
+        write_ports(f, "TrustedPorts", c, PORT_MODE_TRUSTED);
+        fputs("TrustedCgroups=", f);
+        for (size_t i = 0; i < c->n_trusted_cgroups; i++)
+                fprintf(f, "%s%s", i ? " " : "", c->trusted_cgroups[i]);
+        fputc('\n', f);
         fputs("Cgroups=", f);
         for (size_t i = 0; i < c->n_cgroups; i++)
                 fprintf(f, "%s%s", i ? " " : "", c->cgroups[i]);
@@ -482,7 +555,7 @@ int state_load(const char *dir, Config *c)
         }
 
         log_overrides(path, c, &s);
-        state_move(c, &s);
+        state_move(c, &s, s.state_has_trusted_ports, s.state_has_trusted_cgroups);
         config_done(&s);
         log_info("Restored state from %s: %zu interfaces, %zu ports, fastpath %s.", path, c->n_interfaces,
                 c->n_ports, c->fastpath ? "on" : "off");

@@ -10,8 +10,11 @@
  *   Ports=80 443                     (may be empty)
  *   InterceptOnlyPorts=5201          (may be empty)
  *   Fastpath=yes
+ *   TrustedPorts=8080                (may be empty; optional, as files before it lack it)
+ *   TrustedCgroups=/system.slice/x.service   (may be empty; optional)
  *
- * Every key must appear exactly once, Version= first; anything else is corrupt. */
+ * Every key must appear exactly once (the optional ones at most once), Version= first; anything
+ * else is corrupt. */
 #pragma once
 
 #include <net/if.h>
@@ -27,12 +30,12 @@
 int state_copy(Config *dst, const Config *src);
 
 /* One difference the runtime changes make to the config file (the RuntimeChanges property):
- * setting "Interfaces", "Ports", "InterceptOnlyPorts", "Fastpath" or "Cgroups"; value an interface
- * name, a port, a cgroup path, or "on"/"off"; change "added", "removed" (from that setting's list) or "set". A port
+ * setting "Interfaces", "Ports", "InterceptOnlyPorts", "TrustedPorts", "TrustedCgroups", "Cgroups"
+ * or "Fastpath"; value an interface name, a port, a cgroup path or "on"/"off"; change "added", "removed" (from that setting's list) or "set". A port
  * moved from Ports= to InterceptOnlyPorts= is removed from one and added to the other. */
 typedef struct StateChange {
         const char *setting;
-        char value[4096];           /* an interface name, a port or a cgroup path */
+        char value[CGROUP_PATH_MAX + 1];
         const char *change;
 } StateChange;
 /* What now differs from file, in the order: interfaces, ports, intercept-only ports, cgroups,

@@ -365,8 +365,8 @@ check "Revert again: nothing to drop, still no state file" [ "$(prop RuntimeChan
 sleep 0.2
 kill "$MONITOR_PID" 2>/dev/null || true
 wait "$MONITOR_PID" 2>/dev/null || true
-check "Revert: one PropertiesChanged for Interfaces, Ports, Fastpath and RuntimeChanges" \
-        [ "$(changed_names | tr -d ' \n')" = 'string"Interfaces"string"Ports"string"Fastpath"string"RuntimeChanges"' ]
+check "Revert: one PropertiesChanged for Interfaces, Ports, PortModes, Fastpath and RuntimeChanges" \
+        [ "$(changed_names | tr -d ' \n')" = 'string"Interfaces"string"Ports"string"PortModes"string"Fastpath"string"RuntimeChanges"' ]
 skfp_daemon_stop
 skfp_daemon_start
 check "after Revert a restart starts from the config file" \

@@ -17,7 +17,7 @@ import json, sys
 print(" ".join(str(p["id"]) for p in json.load(sys.stdin) if p["attach_type"] == "cgroup_sock_ops"))'
 }
 pins() { ls "$PIN" 2>/dev/null | sort | tr '\n' ' '; }
-want_pins="conns counters ports settings sockhash sockops_link "
+want_pins="conns counters ports queues receivers settings sockhash sockops_link trusted_cgroups "
 
 skfp_daemon_start
 [ "$(pins)" = "$want_pins" ] || fail "pins after start: $(pins)"

@@ -6,10 +6,10 @@ set -euo pipefail
 . "$(dirname "$0")/../lib/daemon.sh"
 
 skfp_env_init fpstop
-MIB=${SKFP_STOP_MIB:-32}
+MIB=${SKFP_STOP_MIB:-6}   # below the bound (8 MiB), past which the sender would block on TCP
 skfp_config <<CONF
 [Intercept]
-Ports=8080
+TrustedPorts=8080
 CONF
 skfp_daemon_start
 
@@ -18,8 +18,8 @@ stat_of() { # GetStatistics counter
                 tr -d '"' | awk -v n="$1" '{ for (i = 3; i < NF; i += 2) if ($i == n) print $(i + 1) }'
 }
 
-# a client and a server on port 8080 in the daemon's cgroup and namespace; the server reads
-# nothing until the daemon has stopped
+# a client and a server on port 8080 (trusted: its server is a declared receiver) in the daemon's
+# cgroup and namespace; the server reads nothing until the daemon has stopped
 cat >"$T/pair.py" <<'PY'
 import os, socket, sys, time
 size, flag = int(sys.argv[1]) << 20, sys.argv[2]

@@ -147,7 +147,7 @@ check "RemoveCgroup of an unselected cgroup is NotManaged" fail_with org.skfastp
 
 # --- bad paths: named error, nothing changed
 before=$(cgroups)
-long="/$(head -c 300 /dev/zero | tr '\0' x)"
+long="/$(head -c 1100 /dev/zero | tr '\0' x)"
 for bad in "relative/path" "/a/../b" "/a//b" "/a/" "/a/./b" "/a b" "" "$long"; do
         check "AddCgroup '${bad:0:20}' is InvalidCgroup" fail_with org.skfastpath1.Error.InvalidCgroup \
                 AddCgroup "$bad"

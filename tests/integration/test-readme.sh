@@ -151,9 +151,11 @@ skfp_daemon_stop
 capture ctl-not-running-after-stop "$CTL" status
 rm -f "$T/state/state"
 cp "$T/base.conf" "$T/skfastpathd.conf"
-printf '[Intercept]\nInterceptOnlyPorts=%s\n' "$PORT" >>"$T/skfastpathd.conf"
+# the test's cgroup declared a receiver: both ends of the script's connections are receivers
+printf '[Intercept]\nPorts=%s\n[Fastpath]\nTrustedCgroups=%s\n' "$PORT" "${CG#"$(skfp_cgroup2_root)"}" \
+        >>"$T/skfastpathd.conf"
 skfp_daemon_start
-capture fastpath-hazards-intercept-only in_cgroup /usr/bin/python3 "$HAZARDS" "$PORT"
+capture fastpath-hazards-trusted in_cgroup /usr/bin/python3 "$HAZARDS" "$PORT"
 skfp_daemon_stop
 
 # --- compare with README.md -------------------------------------------------------------------
@@ -204,7 +206,7 @@ PY
 
 scenarios=(no-btf cgroup2-not-mounted cgroup-path-not-cgroup2 bpffs-mounted bpffs-cannot-mount
         polkit-no-agent polkit-no-ask-password polkit-denied polkit-not-running fastpath-hazards
-        fastpath-hazards-intercept-only ctl-no-bus ctl-not-running daemon-no-bus daemon-name-taken
+        fastpath-hazards-trusted ctl-no-bus ctl-not-running daemon-no-bus daemon-name-taken
         daemon-no-policy)
 for id in "${scenarios[@]}"; do
         if [ ! -e "$T/blocks/$id" ]; then

@@ -11,7 +11,8 @@ PORT=9000
 skfp_env_init watch
 skfp_config <<CONF
 [Intercept]
-Ports=$PORT
+# trusted: the local ping-pong's server is a declared receiver, so its traffic is redirected
+TrustedPorts=$PORT
 CONF
 
 counter() { # counter NAME: its value now

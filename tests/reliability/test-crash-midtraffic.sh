@@ -16,7 +16,9 @@ lab_init
 skfp_config <<CONF
 [Intercept]
 Interfaces=skfp-c0
-Ports=7 80 18080
+Ports=7 80
+# trusted: the local stream's server is a declared receiver, so the stream is redirected
+TrustedPorts=18080
 CONF
 
 # In the client namespace and in the daemon's cgroup (its sockops sees the sockets there).

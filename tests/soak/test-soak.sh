@@ -27,6 +27,10 @@ skfp_config <<CONF
 [Intercept]
 Interfaces=skfp-c0 skfp-f0
 Ports=7 9 5001
+[Fastpath]
+# every socket of the test's cgroup (its local servers, its clients) is a declared receiver, so
+# both directions of the local and relayed connections are redirected, as the accounting expects
+TrustedCgroups=${CG#"$(skfp_cgroup2_root)"}
 CONF
 # The daemon runs inside the cgroup it manages, as it does when that is the root cgroup: the relay's
 # own sockets get the fastpath too. (The shell goes back where it was right after.)

@@ -149,6 +149,44 @@ static void test_empty_assignment_resets_list(void)
         config_done(&c);
 }
 
+static void test_trusted_ports_and_cgroups(void)
+{
+        Config c;
+        char log[256];
+
+        config_init(&c);
+        ASSERT_EQ(parse_text(&c, "[Intercept]\nPorts=80 443\nTrustedPorts=8080 443\n"
+                                 "[Fastpath]\nTrustedCgroups=/system.slice/a.service /b\nTrustedCgroups=/c\n",
+                             log, sizeof(log)), 0);
+        ASSERT_EQ(c.n_ports, 3u);
+        ASSERT_EQ(config_find_port(&c, 80)->mode, PORT_MODE_FASTPATH);
+        ASSERT_EQ(config_find_port(&c, 443)->mode, PORT_MODE_TRUSTED);  /* the later assignment */
+        ASSERT_EQ(config_find_port(&c, 8080)->mode, PORT_MODE_TRUSTED);
+        ASSERT_EQ(c.n_trusted_cgroups, 3u);
+        ASSERT_STREQ(c.trusted_cgroups[2], "/c");
+        ASSERT_EQ(parse_text(&c, "[Intercept]\nTrustedPorts=\n[Fastpath]\nTrustedCgroups=\n", log, sizeof(log)), 0);
+        ASSERT_EQ(c.n_ports, 1u);
+        ASSERT_EQ(c.n_trusted_cgroups, 0u);
+        config_done(&c);
+
+        ASSERT_STREQ(port_mode_to_string(PORT_MODE_INTERCEPT_ONLY), "intercept-only");
+        ASSERT_EQ(port_mode_from_string("trusted"), PORT_MODE_TRUSTED);
+        ASSERT_EQ(port_mode_from_string("Trusted"), -EINVAL);
+        ASSERT(cgroup_path_valid("/"));
+        ASSERT(cgroup_path_valid("/system.slice/nginx.service"));
+        ASSERT(!cgroup_path_valid(""));
+        ASSERT(!cgroup_path_valid("system.slice"));
+        ASSERT(!cgroup_path_valid("/a/"));
+        ASSERT(!cgroup_path_valid("/a//b"));
+        ASSERT(!cgroup_path_valid("/a/./b"));
+        ASSERT(!cgroup_path_valid("/a/../b"));
+        ASSERT(!cgroup_path_valid("/a b"));
+        ASSERT(!cgroup_path_valid("/a\nb"));
+        ASSERT_PARSE_ERROR("[Fastpath]\nTrustedCgroups=/a ../b\n",
+                "t.conf:2: invalid value '/a ../b' for TrustedCgroups=: expected absolute, normalised cgroup "
+                "paths below the cgroup2 root");
+}
+
 static void test_unknown_key(void)
 {
         ASSERT_PARSE_ERROR("[Intercept]\nPorts=80\n\n\n\n\n\n\n\n\n\nProts=443\n",
@@ -284,6 +322,7 @@ int main(void)
         RUN(test_missing_file_means_defaults);
         RUN(test_every_key);
         RUN(test_empty_assignment_resets_list);
+        RUN(test_trusted_ports_and_cgroups);
         RUN(test_unknown_key);
         RUN(test_unknown_section);
         RUN(test_bad_section_header);

@@ -270,6 +270,42 @@ static void test_state_save_and_load(void)
         rm_rf(dir);
 }
 
+/* TrustedPorts= and TrustedCgroups= round trip; a file without them (older versions) keeps the
+ * config file's trusted ports and cgroups. */
+static void test_state_trusted(void)
+{
+        _cleanup_free_ char *dir = make_tmpdir(), *path = NULL;
+        Config c, d;
+
+        ASSERT(dir);
+        config_init(&c);
+        config_add_port(&c, 80, PORT_MODE_FASTPATH);
+        config_add_port(&c, 8080, PORT_MODE_TRUSTED);
+        config_add_trusted_cgroup(&c, "/system.slice/a.service");
+        ASSERT_EQ(state_save(dir, &c), 0);
+        config_init(&d);
+        ASSERT_EQ(state_load(dir, &d), 1);
+        ASSERT_EQ(d.n_ports, 2u);
+        ASSERT_EQ(config_find_port(&d, 8080)->mode, PORT_MODE_TRUSTED);
+        ASSERT_EQ(d.n_trusted_cgroups, 1u);
+        ASSERT_STREQ(d.trusted_cgroups[0], "/system.slice/a.service");
+        config_done(&d);
+
+        ASSERT(asprintf(&path, "%s/state", dir) > 0);
+        write_file(path, "Version=1\nInterfaces=\nPorts=80\nInterceptOnlyPorts=\nFastpath=yes\n");
+        config_init(&d);
+        config_add_port(&d, 9090, PORT_MODE_TRUSTED);
+        config_add_trusted_cgroup(&d, "/b");
+        ASSERT_EQ(state_load(dir, &d), 1);
+        ASSERT_EQ(d.n_ports, 2u);
+        ASSERT_EQ(config_find_port(&d, 9090)->mode, PORT_MODE_TRUSTED);
+        ASSERT_EQ(d.n_trusted_cgroups, 1u);
+        ASSERT_STREQ(d.trusted_cgroups[0], "/b");
+        config_done(&d);
+        config_done(&c);
+        rm_rf(dir);
+}
+
 static void test_state_missing_is_fine(void)
 {
         _cleanup_free_ char *dir = make_tmpdir();
@@ -525,6 +561,7 @@ int main(void)
         RUN(test_state_corrupt_lines);
         RUN(test_state_nul_byte);
         RUN(test_state_save_and_load);
+        RUN(test_state_trusted);
         RUN(test_state_missing_is_fine);
         RUN(test_state_corrupt_kept_aside);
         RUN(test_state_over_limit_kept_aside);
