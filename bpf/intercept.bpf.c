@@ -35,6 +35,22 @@ struct {
         __type(value, struct skfp_port_value);
 } intercept_ports SEC(".maps");
 
+/* Selected cgroups (Cgroups=): key the cgroup v2 id, value its level (depth below the root). */
+struct {
+        __uint(type, BPF_MAP_TYPE_HASH);
+        __uint(max_entries, 1024);
+        __type(key, __u64);
+        __type(value, __u32);
+} intercept_cgroups SEC(".maps");
+
+/* The one entry: whether a selection is in force, the levels it has, whether ports limit it. */
+struct {
+        __uint(type, BPF_MAP_TYPE_ARRAY);
+        __uint(max_entries, 1);
+        __type(key, __u32);
+        __type(value, struct skfp_intercept_settings);
+} intercept_settings SEC(".maps");
+
 struct {
         __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
         __uint(max_entries, _SKFP_IC_MAX);
@@ -150,14 +166,39 @@ static __always_inline struct bpf_sock *lookup_listener(struct __sk_buff *skb, s
         return sk;
 }
 
+/* Whether the socket that sent skb is in a selected cgroup or below: one ancestor lookup per level
+ * that has a selected cgroup (at most SKFP_CGROUP_LEVELS). */
+static __always_inline bool cgroup_selected(struct __sk_buff *skb, __u32 levels)
+{
+        for (__u32 i = 0; i < SKFP_CGROUP_LEVELS; i++) {
+                __u64 id;
+
+                if (!(levels & (1u << i)))
+                        continue;
+                id = bpf_skb_ancestor_cgroup_id(skb, (int) i);
+                if (id == 0)
+                        return false;    /* the socket sits above this level (and every deeper one) */
+                if (bpf_map_lookup_elem(&intercept_cgroups, &id))
+                        return true;
+        }
+        return false;
+}
+
 static __always_inline int egress(struct __sk_buff *skb, bool l3)
 {
+        struct skfp_intercept_settings *set;
         struct bpf_sock *sk;
         struct flow f = {};
+        bool managed_port;
+        __u32 zero = 0;
         __u16 port;
 
         port = parse(skb, l3 ? 0 : ETH_HLEN, &f);
-        if (port == 0 || !bpf_map_lookup_elem(&intercept_ports, &port))
+        if (port == 0)
+                return TC_ACT_OK;
+        managed_port = bpf_map_lookup_elem(&intercept_ports, &port);
+        set = bpf_map_lookup_elem(&intercept_settings, &zero);
+        if (!managed_port && !(set && set->all_ports))
                 return TC_ACT_OK;
 
         if (skb->mark == bypass_mark) {
@@ -166,6 +207,17 @@ static __always_inline int egress(struct __sk_buff *skb, bool l3)
         }
 
         if (f.syn) {
+                /* With a selection, a local socket's new connection is intercepted only when its
+                 * cgroup is selected; forwarded packets (no socket) go by port as without. */
+                if (set && set->selected) {
+                        if (bpf_skb_cgroup_id(skb) != 0) {
+                                if (!cgroup_selected(skb, set->levels)) {
+                                        count(SKFP_IC_CGROUP_UNSELECTED);
+                                        return TC_ACT_OK;
+                                }
+                        } else if (!managed_port)
+                                return TC_ACT_OK;
+                }
                 sk = lookup_listener(skb, &f);
                 if (!sk) {
                         count(SKFP_IC_FAIL_OPEN);

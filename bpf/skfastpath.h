@@ -28,6 +28,15 @@ struct skfp_port_value {
         __u32 flags;
 };
 
+/* The one entry of the interception settings array, written by the daemon at run time. */
+#define SKFP_CGROUP_LEVELS 32
+struct skfp_intercept_settings {
+        __u32 selected;           /* Cgroups= has entries: only their sockets' SYNs are intercepted */
+        __u32 levels;             /* bit n: a present selected cgroup is at level n */
+        __u32 all_ports;          /* selected and no Ports=: every destination port */
+        __u32 pad;
+};
+
 /* The one entry of the fastpath's settings array, written by the daemon at run time. */
 struct skfp_settings {
         __u32 enabled;            /* 0: sk_msg passes, sockops inserts no new socket */
@@ -106,5 +115,6 @@ enum {
         SKFP_IC_BYPASSED,         /* egress: managed port, bypass mark (the relay's upstream) */
         SKFP_IC_PASSED_DIRECT,    /* egress: managed port, flow not intercepted (began direct) */
         SKFP_IC_NO_SOCKET,        /* lo ingress: marked packet, no flow socket and no listener */
+        SKFP_IC_CGROUP_UNSELECTED, /* egress: SYN of a local socket outside the selected cgroups */
         _SKFP_IC_MAX,
 };

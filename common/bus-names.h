@@ -8,3 +8,4 @@
 #define SKFP_BUS_INTERFACE "org.skfastpath1.Manager"
 #define SKFP_BUS_ERROR_PREFIX "org.skfastpath1.Error."
 #define SKFP_POLKIT_ACTION_MANAGE "org.skfastpath1.manage"
+#define SKFP_POLKIT_ACTION_STEER_OWN "org.skfastpath1.steer-own-applications"

@@ -14,6 +14,7 @@ typedef struct CtlOptions {
         uint64_t interval_usec;    /* --watch: time between refreshes */
         uint32_t count;            /* --watch: refreshes before it stops, 0: until Ctrl-C */
         bool interval_given, count_given;
+        bool user;                 /* add-unit, run: the user's systemd (the user bus) */
 } CtlOptions;
 
 #define CTL_OPTIONS_DEFAULT ((CtlOptions) { .ask_password = true, .interval_usec = 1000000 })
@@ -54,6 +55,10 @@ int verb_port_mode(sd_bus *bus, char **args, size_t n_args, const CtlOptions *o)
 int verb_fastpath(sd_bus *bus, char **args, size_t n_args, const CtlOptions *o);
 int verb_set_upstream(sd_bus *bus, char **args, size_t n_args, const CtlOptions *o);
 int verb_revert(sd_bus *bus, char **args, size_t n_args, const CtlOptions *o);
+int verb_add_cgroup(sd_bus *bus, char **args, size_t n_args, const CtlOptions *o);
+int verb_remove_cgroup(sd_bus *bus, char **args, size_t n_args, const CtlOptions *o);
+int verb_add_unit(sd_bus *bus, char **args, size_t n_args, const CtlOptions *o);
+int verb_run(sd_bus *bus, char **args, size_t n_args, const CtlOptions *o);
 int verb_add_trusted_cgroup(sd_bus *bus, char **args, size_t n_args, const CtlOptions *o);
 int verb_remove_trusted_cgroup(sd_bus *bus, char **args, size_t n_args, const CtlOptions *o);
 

@@ -15,6 +15,10 @@ const Verb ctl_verbs[] = {
         { "remove-port",           1, SIZE_MAX, verb_remove_port,           true  },
         { "port-mode",             2, 2,        verb_port_mode,             true  },
         { "fastpath",              1, 1,        verb_fastpath,              true  },
+        { "add-cgroup",            1, SIZE_MAX, verb_add_cgroup,            true  },
+        { "remove-cgroup",         1, SIZE_MAX, verb_remove_cgroup,         true  },
+        { "add-unit",              1, SIZE_MAX, verb_add_unit,              true  },
+        { "run",                   1, SIZE_MAX, verb_run,                   true  },
         { "add-trusted-cgroup",    1, SIZE_MAX, verb_add_trusted_cgroup,    true  },
         { "remove-trusted-cgroup", 1, SIZE_MAX, verb_remove_trusted_cgroup, true  },
         { "set-upstream",          1, 1,        verb_set_upstream,          true  },
@@ -43,6 +47,10 @@ static void help(void)
                "  remove-port PORT...            Stop managing these ports\n"
                "  port-mode PORT MODE            Set a port's mode: fastpath, intercept-only or trusted\n"
                "  fastpath on|off                Switch the sockmap fastpath for new connections\n"
+               "  add-cgroup PATH...             Intercept only (all TCP of) these cgroups' processes\n"
+               "  remove-cgroup PATH...          Unselect these cgroups\n"
+               "  add-unit UNIT... [--user]      Select these systemd units' cgroups\n"
+               "  run [--user] -- COMMAND...     Run COMMAND in a cgroup of its own, selected while it runs\n"
                "  add-trusted-cgroup PATH...     Trust receivers in these cgroups (trusted ports)\n"
                "  remove-trusted-cgroup PATH...  Stop trusting these cgroups\n"
                "  set-upstream URL               Relay through a proxy: direct, socks5://... or http://...\n"
@@ -56,7 +64,8 @@ static void help(void)
                "     --no-ask-password      Do not ask for a password (polkit) when one is needed\n"
                "     --watch                With stats: a live view, refreshed every --interval\n"
                "     --interval=SEC         Time between refreshes (default 1; 0.5, 500ms; at least 0.1)\n"
-               "     --count=N              With --watch: stop after N refreshes\n\n"
+               "     --count=N              With --watch: stop after N refreshes\n"
+               "     --user                 With add-unit and run: the user's systemd, not the system's\n\n"
                "Exit status:\n"
                "  0 success                 6 over a limit (LimitExceeded)\n"
                "  1 failure (Failed, other) 7 access denied (AccessDenied)\n"
@@ -98,7 +107,7 @@ int parse_interval(const char *s, uint64_t *ret_usec)
 
 static int parse_options(int argc, char *argv[], CtlOptions *o)
 {
-        enum { ARG_VERSION = 0x100, ARG_JSON, ARG_NO_ASK_PASSWORD, ARG_WATCH, ARG_INTERVAL, ARG_COUNT };
+        enum { ARG_VERSION = 0x100, ARG_JSON, ARG_NO_ASK_PASSWORD, ARG_WATCH, ARG_INTERVAL, ARG_COUNT, ARG_USER };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -107,6 +116,7 @@ static int parse_options(int argc, char *argv[], CtlOptions *o)
                 { "watch", no_argument, NULL, ARG_WATCH },
                 { "interval", required_argument, NULL, ARG_INTERVAL },
                 { "count", required_argument, NULL, ARG_COUNT },
+                { "user", no_argument, NULL, ARG_USER },
                 {}
         };
         int c;
@@ -124,6 +134,9 @@ static int parse_options(int argc, char *argv[], CtlOptions *o)
                         break;
                 case ARG_NO_ASK_PASSWORD:
                         o->ask_password = false;
+                        break;
+                case ARG_USER:
+                        o->user = true;
                         break;
                 case ARG_WATCH:
                         o->watch = true;
@@ -172,6 +185,10 @@ int ctl_parse_argv(int argc, char *argv[], CtlOptions *o, const Verb **ret_verb,
         if (n_args < verb->min_args || n_args > verb->max_args) {
                 log_error("Wrong number of arguments for '%s'; see %s --help.", name,
                           program_invocation_short_name);
+                return -EINVAL;
+        }
+        if (o->user && !streq(name, "add-unit") && !streq(name, "run")) {
+                log_error("--user is for the add-unit and run commands only.");
                 return -EINVAL;
         }
         if (o->watch && !streq(name, "stats")) {

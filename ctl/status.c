@@ -62,6 +62,15 @@ static int read_cgroup(sd_bus_message *m, Status *s)
         return r <= 0 ? r : push(&s->cgroups, &s->n_cgroups, &c, sizeof(c));
 }
 
+static int read_selected(sd_bus_message *m, Status *s)
+{
+        StatusCgroup c;
+        int present, r = sd_bus_message_read(m, "(stb)", &c.path, &c.id, &present);
+
+        c.present = present;
+        return r <= 0 ? r : push(&s->selected, &s->n_selected, &c, sizeof(c));
+}
+
 /* A property of type "a" + element: every element through read. */
 static int read_array(sd_bus_message *m, const char *element, ReadElement read, Status *s)
 {
@@ -109,6 +118,7 @@ void status_done(Status *s)
         free(s->port_modes);
         free(s->changes);
         free(s->cgroups);
+        free(s->selected);
         *s = (Status) {};
 }
 
@@ -146,6 +156,9 @@ int status_read(sd_bus_message *reply, Status *s)
                 } else if (streq(name, "RuntimeChanges")) {
                         s->has_runtime_changes = true;
                         r = read_array(reply, "(sss)", read_change, s);
+                } else if (streq(name, "Cgroups")) {
+                        s->has_selected = true;
+                        r = read_array(reply, "(stb)", read_selected, s);
                 } else if (streq(name, "TrustedCgroups")) {
                         s->has_trusted_cgroups = true;
                         r = read_array(reply, "(stb)", read_cgroup, s);
@@ -250,6 +263,15 @@ void status_print_text(FILE *f, const Status *s)
         n = print_changes(f, s, "InterceptOnlyPorts", "intercept-only", n);
         fprintf(f, "%s\n", n > 0 ? ")" : "");
 
+        if (s->has_selected && s->n_selected == 0)
+                fprintf(f, "       Cgroups: (none: every process)\n");
+        for (size_t i = 0; i < s->n_selected; i++) {
+                fprintf(f, "%s%s ", i ? INDENT : "       Cgroups: ", s->selected[i].path);
+                if (s->selected[i].present)
+                        fprintf(f, "(id %" PRIu64 ")\n", s->selected[i].id);
+                else
+                        fprintf(f, "(absent)\n");
+        }
         for (size_t i = 0; i < s->n_cgroups; i++) {
                 fprintf(f, "%s%s ", i ? INDENT : "TrustedCgroups: ", s->cgroups[i].path);
                 if (s->cgroups[i].present)
@@ -284,6 +306,13 @@ static void json_cgroup(FILE *f, const Status *s, size_t i)
         json_field(f, true, "path", s->cgroups[i].path);
         fprintf(f, ",\"id\":%" PRIu64 ",\"present\":%s", s->cgroups[i].id,
                 s->cgroups[i].present ? "true" : "false");
+}
+
+static void json_selected(FILE *f, const Status *s, size_t i)
+{
+        json_field(f, true, "path", s->selected[i].path);
+        fprintf(f, ",\"id\":%" PRIu64 ",\"present\":%s", s->selected[i].id,
+                s->selected[i].present ? "true" : "false");
 }
 
 /* ,"key":[{...},...]: n objects, each written by element */
@@ -328,6 +357,8 @@ void status_print_json(FILE *f, const Status *s)
                 json_objects(f, "port_modes", s, s->n_port_modes, json_port_mode);
         if (s->has_runtime_changes)
                 json_objects(f, "runtime_changes", s, s->n_changes, json_change);
+        if (s->has_selected)
+                json_objects(f, "cgroups", s, s->n_selected, json_selected);
         if (s->has_trusted_cgroups)
                 json_objects(f, "trusted_cgroups", s, s->n_cgroups, json_cgroup);
         fprintf(f, "}\n");

@@ -44,8 +44,11 @@ typedef struct Status {
         size_t n_port_modes;
         StatusChange *changes;
         size_t n_changes;
-        StatusCgroup *cgroups;
+        StatusCgroup *cgroups;      /* TrustedCgroups */
         size_t n_cgroups;
+        bool has_selected;          /* Cgroups (per-application steering) */
+        StatusCgroup *selected;
+        size_t n_selected;
 } Status;
 
 /* Reads a Properties.GetAll reply of the manager; unknown properties are skipped. */

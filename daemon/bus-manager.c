@@ -59,9 +59,21 @@ static int check_port(uint16_t port, sd_bus_error *error)
         return 0;
 }
 
+static int check_cgroup(const char *path, sd_bus_error *error)
+{
+        const char *reason = config_cgroup_invalid_reason(path);
+        _cleanup_free_ char *e = NULL;
+
+        if (!reason)
+                return 0;
+        e = cescape(path);
+        return sd_bus_error_setf(error, SKFP_ERROR_INVALID_CGROUP, "Invalid cgroup '%s': %s.", e ?: "?", reason);
+}
+
 typedef enum Subject {
         SUBJECT_INTERFACE,
         SUBJECT_PORT,
+        SUBJECT_SELECTED,  /* a selected cgroup (Cgroups) */
         SUBJECT_SWITCH,  /* no argument that could be invalid, missing or over a limit */
         SUBJECT_CGROUP,
 } Subject;
@@ -85,6 +97,9 @@ static int manager_error(Manager *m, int r, Subject s, const char *what, sd_bus_
         else if (s != SUBJECT_SWITCH)
                 switch (r) {
                 case -EINVAL:
+                        if (s == SUBJECT_SELECTED)
+                                return sd_bus_error_setf(error, SKFP_ERROR_INVALID_CGROUP,
+                                        "Cannot %s: invalid cgroup path.", what);
                         return sd_bus_error_setf(error,
                                 s == SUBJECT_PORT ? SKFP_ERROR_INVALID_PORT : SKFP_ERROR_INVALID_INTERFACE_NAME,
                                 "Cannot %s: invalid %s.", what, s == SUBJECT_PORT ? "port" : "interface name");
@@ -92,6 +107,10 @@ static int manager_error(Manager *m, int r, Subject s, const char *what, sd_bus_
                         return sd_bus_error_setf(error, SKFP_ERROR_NOT_MANAGED, "Cannot %s: it is not managed.",
                                 what);
                 case -E2BIG:
+                        if (s == SUBJECT_SELECTED)
+                                return sd_bus_error_setf(error, SKFP_ERROR_LIMIT_EXCEEDED,
+                                        "Cannot %s: %zu cgroups are selected, the limit is %u.", what,
+                                        m->config.n_cgroups, m->config.max_cgroups);
                         if (s == SUBJECT_PORT)
                                 return sd_bus_error_setf(error, SKFP_ERROR_LIMIT_EXCEEDED,
                                         "Cannot %s: %zu ports are managed, the limit is MaxPorts=%u.", what,
@@ -142,6 +161,16 @@ static int undo_remove_port(Manager *m, const Change *c)
 static int undo_set_fastpath(Manager *m, const Change *c)
 {
         return manager_set_fastpath(m, !c->enabled);
+}
+
+static int undo_add_cgroup(Manager *m, const Change *c)
+{
+        return manager_remove_cgroup(m, c->name);
+}
+
+static int undo_remove_cgroup(Manager *m, const Change *c)
+{
+        return manager_add_cgroup(m, c->name);
 }
 
 /* After the manager operation returned r: persist -> PropertiesChanged -> reply, or the error. */
@@ -234,6 +263,60 @@ static int method_remove_port(sd_bus_message *message, void *userdata, sd_bus_er
         return method_port(message, userdata, false, error);
 }
 
+/* The action a cgroup change needs: a user's own user manager's subtree
+ * (/user.slice/user-UID.slice/user@UID.service and below, UID the caller's effective uid from the
+ * bus credentials) is org.skfastpath1.steer-own-applications, anything else
+ * org.skfastpath1.manage. */
+static const char *cgroup_action(sd_bus_message *message, const char *path)
+{
+        char own[128];
+        size_t n;
+        uid_t uid;
+
+        if (polkit_sender_euid(message, &uid) < 0 || uid == 0)
+                return POLKIT_ACTION_MANAGE;
+        snprintf(own, sizeof(own), "/user.slice/user-%u.slice/user@%u.service", (unsigned) uid, (unsigned) uid);
+        n = strlen(own);
+        if (strncmp(path, own, n) == 0 && (path[n] == 0 || path[n] == '/'))
+                return POLKIT_ACTION_STEER_OWN;
+        return POLKIT_ACTION_MANAGE;
+}
+
+/* AddCgroup and RemoveCgroup: validate, authorise, change, commit. */
+static int method_cgroup(sd_bus_message *message, Manager *m, bool add, sd_bus_error *error)
+{
+        _cleanup_free_ char *what = NULL;
+        const char *path;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &path);
+        if (r < 0)
+                return r;
+        r = check_cgroup(path, error);
+        if (r < 0)
+                return r;
+        r = polkit_verify(m, message, cgroup_action(message, path), error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+
+        if (asprintf(&what, "%s cgroup %s", add ? "select" : "unselect", path) < 0)
+                return -ENOMEM;
+        return change_commit(m, message,
+                &(Change) { .subject = SUBJECT_SELECTED, .what = what, .property = "Cgroups",
+                            .undo = add ? undo_add_cgroup : undo_remove_cgroup, .name = path },
+                add ? manager_add_cgroup(m, path) : manager_remove_cgroup(m, path), error);
+}
+
+static int method_add_cgroup(sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+        return method_cgroup(message, userdata, true, error);
+}
+
+static int method_remove_cgroup(sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+        return method_cgroup(message, userdata, false, error);
+}
+
 static int method_set_fastpath(sd_bus_message *message, void *userdata, sd_bus_error *error)
 {
         Manager *m = userdata;
@@ -285,6 +368,8 @@ static int method_revert(sd_bus_message *message, void *userdata, sd_bus_error *
                 changed[n++] = "TrustedCgroups";
         if (mask & MANAGER_CHANGED_FASTPATH)
                 changed[n++] = "Fastpath";
+        if (mask & MANAGER_CHANGED_CGROUPS)
+                changed[n++] = "Cgroups";
         changed[n++] = "RuntimeChanges";
         changed[n] = NULL;
         if (m->bus) {
@@ -406,6 +491,25 @@ static int property_get_ports(sd_bus *bus, const char *path, const char *interfa
                 return r;
         for (size_t i = 0; i < m->config.n_ports; i++) {
                 r = sd_bus_message_append(reply, "q", m->config.ports[i].port);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+static int property_get_cgroups(sd_bus *bus, const char *path, const char *interface, const char *property,
+                sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(stb)");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < m->config.n_cgroups; i++) {
+                uint64_t id = manager_cgroup_id(m, m->config.cgroups[i]);
+
+                r = sd_bus_message_append(reply, "(stb)", m->config.cgroups[i], id, id != 0);
                 if (r < 0)
                         return r;
         }
@@ -596,6 +700,7 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("Interfaces", "a(sib)", property_get_interfaces, 0,
                 SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Ports", "aq", property_get_ports, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Cgroups", "a(stb)", property_get_cgroups, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Fastpath", "b", property_get_fastpath, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Upstream", "s", property_get_upstream, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("ListenAddress", "s", property_get_listen_address, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -612,6 +717,10 @@ static const sd_bus_vtable manager_vtable[] = {
                 method_add_port, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("RemovePort", SD_BUS_ARGS("q", port), SD_BUS_NO_RESULT,
                 method_remove_port, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AddCgroup", SD_BUS_ARGS("s", path), SD_BUS_NO_RESULT,
+                method_add_cgroup, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RemoveCgroup", SD_BUS_ARGS("s", path), SD_BUS_NO_RESULT,
+                method_remove_cgroup, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("SetFastpath", SD_BUS_ARGS("b", enabled), SD_BUS_NO_RESULT,
                 method_set_fastpath, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Revert", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,

@@ -22,6 +22,7 @@ void config_init(Config *c)
                 .max_sockets = 65536,
                 .max_ports = 1024,
                 .max_interfaces = 64,
+                .max_cgroups = CONFIG_MAX_CGROUPS,
                 .log_level = LOG_LEVEL_INFO,
         };
 }
@@ -29,6 +30,7 @@ void config_init(Config *c)
 void config_done(Config *c)
 {
         strv_free_n(c->interfaces, c->n_interfaces);
+        strv_free_n(c->cgroups, c->n_cgroups);
         free(c->ports);
         for (size_t i = 0; i < c->n_trusted_cgroups; i++)
                 free(c->trusted_cgroups[i]);
@@ -88,6 +90,71 @@ int config_remove_interface(Config *c, const char *name)
                         memmove(c->interfaces + i, c->interfaces + i + 1,
                                 (c->n_interfaces - i - 1) * sizeof(char *));
                         c->n_interfaces--;
+                        return 1;
+                }
+        return 0;
+}
+
+const char *config_cgroup_invalid_reason(const char *path)
+{
+        /* the one rule of cgroup paths (trusted cgroups too), and the depth the BPF program
+         * looks at */
+        if (!cgroup_path_valid(path))
+                return "is not an absolute, normalised cgroup path (no empty, '.' or '..' component, no "
+                       "trailing '/', no white space) of at most 1024 bytes";
+        if (config_cgroup_level(path) > CONFIG_MAX_CGROUP_LEVEL)
+                return "is deeper than 31 levels";
+        return NULL;
+}
+
+unsigned config_cgroup_level(const char *path)
+{
+        unsigned n = 0;
+
+        if (streq(path, "/"))
+                return 0;
+        for (const char *p = path; *p; p++)
+                if (*p == '/')
+                        n++;
+        return n;
+}
+
+bool config_has_cgroup(const Config *c, const char *path)
+{
+        for (size_t i = 0; i < c->n_cgroups; i++)
+                if (streq(c->cgroups[i], path))
+                        return true;
+        return false;
+}
+
+int config_add_cgroup(Config *c, const char *path)
+{
+        char **a, *s;
+
+        if (config_cgroup_invalid_reason(path))
+                return -EINVAL;
+        if (config_has_cgroup(c, path))
+                return 0;
+        s = strdup(path);
+        if (!s)
+                return -ENOMEM;
+        a = reallocarray(c->cgroups, c->n_cgroups + 1, sizeof(char *));
+        if (!a) {
+                free(s);
+                return -ENOMEM;
+        }
+        c->cgroups = a;
+        c->cgroups[c->n_cgroups++] = s;
+        return 1;
+}
+
+int config_remove_cgroup(Config *c, const char *path)
+{
+        for (size_t i = 0; i < c->n_cgroups; i++)
+                if (streq(c->cgroups[i], path)) {
+                        free(c->cgroups[i]);
+                        memmove(c->cgroups + i, c->cgroups + i + 1, (c->n_cgroups - i - 1) * sizeof(char *));
+                        c->n_cgroups--;
                         return 1;
                 }
         return 0;
@@ -430,6 +497,32 @@ static int parse_interfaces_field(Config *c, const char *v, void *field, const c
         return 0;
 }
 
+static int parse_cgroups_field(Config *c, const char *v, void *field, const char **reason)
+{
+        _cleanup_strv_free_ char **words = NULL;
+        int r;
+
+        if (!*v) {
+                while (c->n_cgroups > 0)
+                        free(c->cgroups[--c->n_cgroups]);
+                return 0;
+        }
+        r = strv_split_words(v, &words);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(w, words)
+                if (config_cgroup_invalid_reason(*w)) {
+                        *reason = "expected cgroup v2 paths below the root, normalised, beginning with '/'";
+                        return -EINVAL;
+                }
+        STRV_FOREACH(w, words) {
+                r = config_add_cgroup(c, *w);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int parse_ports_list(Config *c, const char *v, PortMode mode, const char **reason)
 {
         _cleanup_strv_free_ char **words = NULL;
@@ -540,6 +633,7 @@ static const ConfigKey keys[] = {
         KEY("Intercept", "Interfaces", parse_interfaces_field, interfaces),
         KEY("Intercept", "Ports", parse_ports_field, ports),
         KEY("Intercept", "InterceptOnlyPorts", parse_intercept_only_ports_field, ports),
+        KEY("Intercept", "Cgroups", parse_cgroups_field, cgroups),
         KEY("Intercept", "TrustedPorts", parse_trusted_ports_field, ports),
         KEY("Intercept", "Mark", parse_mark_field, mark),
         KEY("Intercept", "BypassMark", parse_mark_field, bypass_mark),
@@ -569,7 +663,7 @@ static const ConfigKey keys[] = {
 
 const char *const config_known_keys[] = {
         "Intercept.Interfaces", "Intercept.Ports", "Intercept.InterceptOnlyPorts", "Intercept.TrustedPorts",
-        "Intercept.Mark",
+        "Intercept.Cgroups", "Intercept.Mark",
         "Intercept.BypassMark", "Intercept.RoutingTable", "Intercept.RulePriority",
         "Intercept.AttachMode",
         "Listener.ListenPort", "Listener.Relay", "Listener.ConnectTimeoutSec", "Listener.BufferSize",
@@ -595,6 +689,9 @@ static int check_consistency(Config *c, const char *name)
         if (c->n_ports > c->max_ports)
                 return log_error_errno(E2BIG, "%s: %zu ports configured, more than MaxPorts=%u", name,
                         c->n_ports, c->max_ports);
+        if (c->n_cgroups > c->max_cgroups)
+                return log_error_errno(E2BIG, "%s: %zu cgroups selected, more than %u", name, c->n_cgroups,
+                        c->max_cgroups);
         if (c->n_interfaces > c->max_interfaces)
                 return log_error_errno(E2BIG, "%s: %zu interfaces configured, more than MaxInterfaces=%u",
                         name, c->n_interfaces, c->max_interfaces);

@@ -45,6 +45,8 @@ typedef struct Config {
         uint32_t routing_table;
         uint32_t rule_priority;
         AttachMode attach_mode;
+        char **cgroups;             /* Cgroups=: selected cgroup v2 paths below the root ("/a/b") */
+        size_t n_cgroups;
 
         /* [Listener] */
         uint16_t listen_port;
@@ -70,6 +72,7 @@ typedef struct Config {
         /* [Manager] */
         uint32_t max_ports;
         uint32_t max_interfaces;
+        uint32_t max_cgroups;       /* CONFIG_MAX_CGROUPS, not a key */
         char *state_directory;      /* NULL: $STATE_DIRECTORY, else DEFAULT_STATE_DIRECTORY */
         char *pin_directory;
         int log_level;
@@ -87,6 +90,18 @@ int config_parse(Config *c, FILE *f, const char *name);
  * (where intercepted connections are delivered). One rule for the config file, the state file
  * and D-Bus. */
 const char *config_interface_invalid_reason(const char *name);
+
+/* Why path cannot be a selected cgroup, NULL when it can: cgroup_path_valid() (below), and at
+ * most CONFIG_MAX_CGROUP_LEVEL components. One rule for the config file, the state file and
+ * D-Bus. */
+#define CONFIG_MAX_CGROUPS 1024
+#define CONFIG_MAX_CGROUP_LEVEL 31
+const char *config_cgroup_invalid_reason(const char *path);
+/* The number of components of a valid path: its cgroup level ("/" is 0). */
+unsigned config_cgroup_level(const char *path);
+int config_add_cgroup(Config *c, const char *path);
+int config_remove_cgroup(Config *c, const char *path);
+bool config_has_cgroup(const Config *c, const char *path);
 
 /* Helpers shared with the state file and the bus. */
 int config_add_interface(Config *c, const char *name);

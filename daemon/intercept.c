@@ -433,6 +433,9 @@ int intercept_new(Intercept **ret, const Config *c, Handover *h)
         r = bpf_map__set_max_entries(ic->skel->maps.intercept_ports, c->max_ports);
         if (r < 0)
                 return log_error_errno(r, "Failed to size the intercept port map: %m");
+        r = bpf_map__set_max_entries(ic->skel->maps.intercept_cgroups, c->max_cgroups);
+        if (r < 0)
+                return log_error_errno(r, "Failed to size the intercept cgroup map: %m");
 
         r = intercept_bpf__load(ic->skel);
         if (r < 0)
@@ -444,6 +447,12 @@ int intercept_new(Intercept **ret, const Config *c, Handover *h)
                         return log_error_errno(r, "Failed to add port %u to the intercept map: %m",
                                                c->ports[i].port);
         }
+
+        /* Until the manager has resolved the selected cgroups, a selection intercepts no local
+         * connection: the egress links taken over below run this program at once. */
+        r = intercept_set_selection(ic, c->n_cgroups > 0, 0, c->n_ports == 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set the cgroup selection: %m");
 
         r = netlink_open(&ic->nl, SOCK_CLOEXEC, 0);
         if (r < 0)
@@ -651,6 +660,31 @@ int intercept_set_port(Intercept *ic, uint16_t port, bool managed)
         return r;
 }
 
+int intercept_set_cgroup(Intercept *ic, uint64_t id, unsigned level, bool selected)
+{
+        int fd = bpf_map__fd(ic->skel->maps.intercept_cgroups), r;
+        uint32_t v = level;
+
+        if (id == 0 || level >= SKFP_CGROUP_LEVELS)
+                return -EINVAL;
+        if (selected)
+                return bpf_map_update_elem(fd, &id, &v, BPF_ANY);
+        r = bpf_map_delete_elem(fd, &id);
+        return r == -ENOENT ? 0 : r;
+}
+
+int intercept_set_selection(Intercept *ic, bool selected, uint32_t levels, bool all_ports)
+{
+        struct skfp_intercept_settings s = {
+                .selected = selected,
+                .levels = selected ? levels : 0,
+                .all_ports = selected && all_ports,
+        };
+        uint32_t zero = 0;
+
+        return bpf_map_update_elem(bpf_map__fd(ic->skel->maps.intercept_settings), &zero, &s, BPF_ANY);
+}
+
 int intercept_get_statistics(Intercept *ic, InterceptStatistics *ret)
 {
         uint64_t sum[_SKFP_IC_MAX] = {};
@@ -670,6 +704,7 @@ int intercept_get_statistics(Intercept *ic, InterceptStatistics *ret)
                 .bypassed = sum[SKFP_IC_BYPASSED],
                 .passed_direct = sum[SKFP_IC_PASSED_DIRECT],
                 .no_socket = sum[SKFP_IC_NO_SOCKET],
+                .cgroup_unselected = sum[SKFP_IC_CGROUP_UNSELECTED],
         };
         return 0;
 }

@@ -26,6 +26,7 @@ typedef struct InterceptStatistics {
         uint64_t bypassed;            /* egress packets with the bypass mark (relay upstream) */
         uint64_t passed_direct;       /* egress packets of flows that began direct */
         uint64_t no_socket;           /* lo ingress: marked packet, no flow and no listener */
+        uint64_t cgroup_unselected;   /* egress SYNs of local sockets outside the selected cgroups */
 } InterceptStatistics;
 
 typedef struct Handover Handover;
@@ -64,4 +65,9 @@ void intercept_handover_cancel(Intercept *ic);
 const char *intercept_attach_mode(Intercept *ic);
 
 int intercept_set_port(Intercept *ic, uint16_t port, bool managed);
+/* The cgroup selection (Cgroups=): a present selected cgroup by its id and level, and the switch
+ * over the whole selection (selected: Cgroups= has entries, present or not; levels: bit n when a
+ * present one is at level n; all_ports: every destination port, when Ports= is empty). */
+int intercept_set_cgroup(Intercept *ic, uint64_t id, unsigned level, bool selected);
+int intercept_set_selection(Intercept *ic, bool selected, uint32_t levels, bool all_ports);
 int intercept_get_statistics(Intercept *ic, InterceptStatistics *ret);

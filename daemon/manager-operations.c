@@ -3,6 +3,8 @@
  * interception. Each one changes the datapath rooms and the effective config together, or
  * nothing. */
 #include "bus-manager.h"
+#include "cgroup-set.h"
+#include "cgroup-util.h"
 #include "datapath.h"
 #include "intercept.h"
 #include "link.h"
@@ -62,6 +64,112 @@ void manager_on_rtnl_link(void *userdata, const RtnlLink *ev)
         /* what the kernel changed: the bus methods announce their own changes */
         if (m->links && link_set_handle(m->links, ev) > 0)
                 (void) bus_manager_emit_changed(m, "Interfaces");
+}
+
+static int cgroup_select(void *userdata, uint64_t id, unsigned level, bool selected)
+{
+        Manager *m = userdata;
+
+        if (!m->intercept)
+                return 0;
+        return intercept_set_cgroup(m->intercept, id, level, selected);
+}
+
+static void cgroup_changed(void *userdata)
+{
+        Manager *m = userdata;
+
+        /* what the cgroup tree changed: the bus methods announce their own changes */
+        manager_update_selection(m);
+        (void) bus_manager_emit_changed(m, "Cgroups");
+}
+
+static const CgroupOps cgroup_ops = {
+        .select = cgroup_select,
+        .changed = cgroup_changed,
+};
+
+void manager_update_selection(Manager *m)
+{
+        int r;
+
+        if (!m->intercept)
+                return;
+        r = intercept_set_selection(m->intercept, m->config.n_cgroups > 0, cgroup_set_levels(m->cgroups),
+                                    m->config.n_ports == 0);
+        if (r < 0)
+                log_warning_errno(r, "Failed to update the cgroup selection of interception: %m");
+}
+
+int manager_track_cgroups(Manager *m)
+{
+        _cleanup_free_ char *root = NULL;
+        int r;
+
+        r = cgroup2_root_find(&root);
+        if (r < 0) {
+                if (m->config.n_cgroups > 0)
+                        log_warning_errno(r, "No cgroup2 mount found, the selected cgroups stay absent: %m");
+                manager_update_selection(m);
+                return 0;
+        }
+        r = cgroup_set_new(&m->cgroups, root, &cgroup_ops, m);
+        if (r < 0)
+                return r;
+        r = cgroup_set_attach_event(m->cgroups, m->event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch the cgroup tree under %s: %m", root);
+        for (size_t i = 0; i < m->config.n_cgroups; i++) {
+                r = cgroup_set_add(m->cgroups, m->config.cgroups[i]);
+                if (r < 0)
+                        return r;
+        }
+        manager_update_selection(m);
+        return 0;
+}
+
+uint64_t manager_cgroup_id(Manager *m, const char *path)
+{
+        const CgroupEntry *e = cgroup_set_find(m->cgroups, path);
+
+        return e ? e->id : 0;
+}
+
+int manager_add_cgroup(Manager *m, const char *path)
+{
+        int r;
+
+        if (config_cgroup_invalid_reason(path))
+                return -EINVAL;
+        if (config_has_cgroup(&m->config, path))
+                return 0;
+        if (m->config.n_cgroups >= m->config.max_cgroups)
+                return -E2BIG;
+        r = config_add_cgroup(&m->config, path);
+        if (r < 0)
+                return r;
+        if (m->cgroups) {
+                r = cgroup_set_add(m->cgroups, path);
+                if (r < 0) {
+                        config_remove_cgroup(&m->config, path);
+                        return r;
+                }
+        }
+        manager_update_selection(m);
+        return 1;
+}
+
+int manager_remove_cgroup(Manager *m, const char *path)
+{
+        if (config_cgroup_invalid_reason(path))
+                return -EINVAL;
+        if (!config_has_cgroup(&m->config, path))
+                return -ENOENT;
+        if (m->cgroups)
+                (void) cgroup_set_remove(m->cgroups, path);
+        config_remove_cgroup(&m->config, path);
+        manager_update_selection(m);
+        return 1;
 }
 
 void manager_interface_status(Manager *m, const char *name, int *ret_ifindex, bool *ret_attached)
@@ -139,8 +247,10 @@ static int manager_set_port(Manager *m, uint16_t port, PortMode mode)
                         goto undo_datapath;
         }
         r = config_add_port(&m->config, port, mode);
-        if (r >= 0)
+        if (r >= 0) {
+                manager_update_selection(m);
                 return 1;
+        }
         if (m->intercept)
                 (void) intercept_set_port(m->intercept, port, false);
 undo_datapath:
@@ -181,7 +291,9 @@ int manager_remove_port(Manager *m, uint16_t port)
                         return r;
                 }
         }
-        return config_remove_port(&m->config, port);
+        r = config_remove_port(&m->config, port);
+        manager_update_selection(m);
+        return r;
 }
 
 int manager_set_fastpath(Manager *m, bool enabled)
@@ -237,6 +349,24 @@ static int manager_apply_sets(Manager *m, const Config *target, unsigned *change
                         return r;
                 if (r > 0)
                         *changed |= MANAGER_CHANGED_PORTS;
+        }
+
+        for (size_t i = m->config.n_cgroups; i > 0; i--) {
+                const char *path = m->config.cgroups[i - 1];
+
+                if (config_has_cgroup(target, path))
+                        continue;
+                r = manager_remove_cgroup(m, path);
+                if (r < 0)
+                        return r;
+                *changed |= MANAGER_CHANGED_CGROUPS;
+        }
+        for (size_t i = 0; i < target->n_cgroups; i++) {
+                r = manager_add_cgroup(m, target->cgroups[i]);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        *changed |= MANAGER_CHANGED_CGROUPS;
         }
 
         for (size_t i = m->config.n_trusted_cgroups; i > 0; i--) {

@@ -50,6 +50,7 @@ static const Statistic statistics[] = {
         S("intercept-bypassed", intercept.bypassed),
         S("intercept-passed-direct", intercept.passed_direct),
         S("intercept-no-socket", intercept.no_socket),
+        S("intercept-cgroup-unselected", intercept.cgroup_unselected),
         S("relayed-connections", relay.connections_total),
         S("relayed-bytes", relayed_bytes),
         S("relay-errors", relay.errors),

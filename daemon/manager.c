@@ -7,6 +7,7 @@
 
 #include "bus-error.h"
 #include "bus-manager.h"
+#include "cgroup-set.h"
 #include "datapath.h"
 #include "handover.h"
 #include "intercept.h"
@@ -54,6 +55,7 @@ static void manager_stop_intercept(Manager *m)
 {
         m->rtnl = rtnl_free(m->rtnl);
         m->links = link_set_free(m->links);
+        m->cgroups = cgroup_set_free(m->cgroups);
         m->intercept = intercept_free(m->intercept);
         m->relay = relay_free(m->relay);
         m->routing = routing_free(m->routing);
@@ -183,6 +185,9 @@ static int manager_start_intercept(Manager *m)
         if (r < 0)
                 return r;
         /* the managed names; rtnetlink subscribes, then dumps, and attaches every one present */
+        r = manager_track_cgroups(m);
+        if (r < 0)
+                return r;
         r = manager_track_links(m);
         if (r < 0)
                 return log_oom();

@@ -19,6 +19,7 @@ typedef struct Relay Relay;
 typedef struct LinkSet LinkSet;
 typedef struct Intercept Intercept;
 typedef struct Routing Routing;
+typedef struct CgroupSet CgroupSet;
 typedef struct Handover Handover;
 
 /* The config holds the effective state: the config file, then the runtime changes restored from
@@ -37,6 +38,8 @@ typedef struct Manager {
         Intercept *intercept;
         Routing *routing;
         LinkSet *links;             /* managed interfaces, present or not (link.h) */
+        CgroupSet *cgroups;         /* selected cgroups, present or not (cgroup-set.h); NULL
+                                     * without a cgroup2 mount */
         char *listen_address;       /* the ListenAddress property, set at start */
         Handover *handover;         /* while starting: what systemd passed us (handover.h) */
         bool stopping;              /* SIGTERM seen: relayed connections are closing */
@@ -71,6 +74,8 @@ int manager_set_fastpath(Manager *m, bool enabled);
 /* manager-upstream.c: Upstream= at run time, for new connections; -EINVAL with *reason. */
 int manager_set_upstream(Manager *m, const char *url, const char **reason);
 
+int manager_add_cgroup(Manager *m, const char *path);
+int manager_remove_cgroup(Manager *m, const char *path);
 
 /* Drops every runtime change: interfaces, ports (with their modes), trusted cgroups and the switch become the
  * config file's again and the state file is removed. On failure everything is as it was.
@@ -80,6 +85,7 @@ int manager_set_upstream(Manager *m, const char *url, const char **reason);
 #define MANAGER_CHANGED_PORTS      (1u << 1)
 #define MANAGER_CHANGED_FASTPATH   (1u << 2)
 #define MANAGER_CHANGED_TRUSTED_CGROUPS (1u << 3)
+#define MANAGER_CHANGED_CGROUPS    (1u << 4)
 int manager_revert(Manager *m, unsigned *ret_changed);
 
 /* manager-fastpath.c: fastpath receivers. -ENOENT: port not managed / cgroup not trusted. */
@@ -104,6 +110,14 @@ int manager_track_links(Manager *m);
  * whether interception is attached to it. */
 void manager_interface_status(Manager *m, const char *name, int *ret_ifindex, bool *ret_attached);
 
+/* Starts following the selected cgroups (after intercept_new()), and the Cgroups property's view
+ * of one: its id (0 while absent). */
+int manager_track_cgroups(Manager *m);
+uint64_t manager_cgroup_id(Manager *m, const char *path);
+/* Hands the whole selection (Cgroups= in force, the levels present, whether Ports= limits it) to
+ * interception; after every change of the cgroups or the ports. */
+void manager_update_selection(Manager *m);
+
 /* manager-statistics.c: GetStatistics, counters by name. The names are API
  * (org.skfastpath1(5)); every name is always present, 0 while the room that counts it is not
  * running. */
@@ -111,7 +125,7 @@ typedef struct ManagerStatistic {
         const char *name;
         uint64_t value;
 } ManagerStatistic;
-#define MANAGER_N_STATISTICS 45
+#define MANAGER_N_STATISTICS 46
 /* Fills table (MANAGER_N_STATISTICS entries) and returns the number of entries, or -errno. */
 int manager_get_statistics(Manager *m, ManagerStatistic table[static MANAGER_N_STATISTICS]);
 /* Logs every counter of the same table in one line (SIGUSR1, and at stop). */

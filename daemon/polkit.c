@@ -158,10 +158,9 @@ fail:
         return 0;
 }
 
-static int sender_is_root(sd_bus_message *call)
+int polkit_sender_euid(sd_bus_message *call, uid_t *ret)
 {
         sd_bus_creds *creds = NULL;
-        uid_t uid;
         int r;
 
         r = sd_bus_query_sender_creds(call, SD_BUS_CREDS_EUID, &creds);
@@ -171,8 +170,17 @@ static int sender_is_root(sd_bus_message *call)
         if (sd_bus_creds_get_augmented_mask(creds) & SD_BUS_CREDS_EUID)
                 r = -EPERM;
         else
-                r = sd_bus_creds_get_euid(creds, &uid);
+                r = sd_bus_creds_get_euid(creds, ret);
         sd_bus_creds_unref(creds);
+        return r;
+}
+
+static int sender_is_root(sd_bus_message *call)
+{
+        uid_t uid;
+        int r;
+
+        r = polkit_sender_euid(call, &uid);
         if (r < 0)
                 return r;
         return uid == 0;

@@ -16,6 +16,10 @@
 #include "manager.h"
 
 #define POLKIT_ACTION_MANAGE SKFP_POLKIT_ACTION_MANAGE
+#define POLKIT_ACTION_STEER_OWN SKFP_POLKIT_ACTION_STEER_OWN
+
+/* The caller's effective uid from the bus (never augmented from /proc): 0 or -errno. */
+int polkit_sender_euid(sd_bus_message *call, uid_t *ret);
 
 int polkit_verify(Manager *m, sd_bus_message *call, const char *action, sd_bus_error *error);
 

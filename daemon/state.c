@@ -17,6 +17,7 @@ enum {
         KEY_TRUSTED_PORTS,      /* optional: absent in files of versions before receivers */
         KEY_TRUSTED_CGROUPS,    /* optional, as above */
         KEY_UPSTREAM,               /* optional: absent in files of older versions, "direct" */
+        KEY_CGROUPS,             /* optional: a state file written before Cgroups= keeps the config file's */
         _KEY_MAX,
 };
 
@@ -29,11 +30,12 @@ static const char *const key_names[_KEY_MAX] = {
         [KEY_TRUSTED_PORTS] = "TrustedPorts",
         [KEY_TRUSTED_CGROUPS] = "TrustedCgroups",
         [KEY_UPSTREAM] = "Upstream",
+        [KEY_CGROUPS] = "Cgroups",
 };
 
 static bool key_optional(int k)
 {
-        return k == KEY_TRUSTED_PORTS || k == KEY_TRUSTED_CGROUPS || k == KEY_UPSTREAM;
+        return k == KEY_TRUSTED_PORTS || k == KEY_TRUSTED_CGROUPS || k == KEY_UPSTREAM || k == KEY_CGROUPS;
 }
 
 #define parse_error(name, line, fmt, ...) \
@@ -57,6 +59,27 @@ static int parse_interfaces(Config *c, char *value, const char *name, unsigned l
                         return parse_error(name, line, "interface %s listed twice", w);
                 r = config_add_interface(c, w);
                 if (r < 0)
+                        return log_oom();
+        }
+        return 0;
+}
+
+static int parse_cgroups(Config *c, char *value, const char *name, unsigned line)
+{
+        _cleanup_strv_free_ char **words = NULL;
+
+        if (strv_split_words(value, &words) < 0)
+                return log_oom();
+        STRV_FOREACH(word, words) {
+                const char *w = *word, *reason = config_cgroup_invalid_reason(w);
+
+                if (reason) {
+                        _cleanup_free_ char *e = cescape(w);
+                        return parse_error(name, line, "cgroup '%s' %s", e ?: "?", reason);
+                }
+                if (config_has_cgroup(c, w))
+                        return parse_error(name, line, "cgroup %s listed twice", w);
+                if (config_add_cgroup(c, w) < 0)
                         return log_oom();
         }
         return 0;
@@ -100,9 +123,13 @@ static void state_move(Config *dst, Config *src, bool trusted_ports, bool truste
                 src->n_trusted_cgroups = 0;
         }
         strv_free_n(dst->interfaces, dst->n_interfaces);
+        strv_free_n(dst->cgroups, dst->n_cgroups);
         free(dst->ports);
         dst->interfaces = TAKE_PTR(src->interfaces);
         dst->n_interfaces = src->n_interfaces;
+        dst->cgroups = TAKE_PTR(src->cgroups);
+        dst->n_cgroups = src->n_cgroups;
+        src->n_cgroups = 0;
         dst->ports = TAKE_PTR(src->ports);
         dst->n_ports = src->n_ports;
         dst->fastpath = src->fastpath;
@@ -128,6 +155,11 @@ int state_copy(Config *dst, const Config *src)
         }
         for (size_t i = 0; i < src->n_ports; i++) {
                 r = config_add_port(&c, src->ports[i].port, src->ports[i].mode);
+                if (r < 0)
+                        goto finish;
+        }
+        for (size_t i = 0; i < src->n_cgroups; i++) {
+                r = config_add_cgroup(&c, src->cgroups[i]);
                 if (r < 0)
                         goto finish;
         }
@@ -207,6 +239,18 @@ int state_diff(const Config *file, const Config *now, StateChange **ret, size_t 
                                 return r;
                 }
         }
+        for (size_t i = 0; i < now->n_cgroups; i++)
+                if (!config_has_cgroup(file, now->cgroups[i])) {
+                        r = diff_add(&changes, &n, key_names[KEY_CGROUPS], now->cgroups[i], "added");
+                        if (r < 0)
+                                return r;
+                }
+        for (size_t i = 0; i < file->n_cgroups; i++)
+                if (!config_has_cgroup(now, file->cgroups[i])) {
+                        r = diff_add(&changes, &n, key_names[KEY_CGROUPS], file->cgroups[i], "removed");
+                        if (r < 0)
+                                return r;
+                }
         for (size_t i = 0; i < now->n_trusted_cgroups; i++)
                 if (!config_has_trusted_cgroup(file, now->trusted_cgroups[i])) {
                         r = diff_add(&changes, &n, key_names[KEY_TRUSTED_CGROUPS], now->trusted_cgroups[i], "added");
@@ -370,6 +414,9 @@ int state_parse(FILE *f, const char *name, Config *ret)
                                                 "password): %s", reason);
                         break;
                 }
+                case KEY_CGROUPS:
+                        r = parse_cgroups(&c, value, name, lineno);
+                        break;
                 }
                 if (r < 0)
                         goto finish;
@@ -378,6 +425,12 @@ int state_parse(FILE *f, const char *name, Config *ret)
                 r = log_error_errno(EIO, "%s: read error", name);
                 goto finish;
         }
+        if (!seen[KEY_CGROUPS])
+                for (size_t i = 0; i < ret->n_cgroups; i++)
+                        if (config_add_cgroup(&c, ret->cgroups[i]) < 0) {
+                                r = log_oom();
+                                goto finish;
+                        }
         for (int k = 0; k < _KEY_MAX; k++)
                 if (!seen[k] && !key_optional(k)) {
                         r = parse_error(name, lineno, "%s= is missing (truncated file?)", key_names[k]);
@@ -411,7 +464,7 @@ int state_serialize(FILE *f, const Config *c)
 {
         fputs("# skfastpathd runtime state, rewritten after every change made over D-Bus.\n"
               "# It replaces the config file's Interfaces=, Ports=, InterceptOnlyPorts=, TrustedPorts=,\n"
-              "# Fastpath=, TrustedCgroups= and Upstream=;\n"
+              "# Fastpath=, TrustedCgroups=, Cgroups= and Upstream=;\n"
               "# remove it (daemon stopped) to start from the config file again.\n", f);
         fprintf(f, "Version=%d\n", STATE_VERSION);
         fputs("Interfaces=", f);
@@ -425,6 +478,10 @@ int state_serialize(FILE *f, const Config *c)
         fputs("TrustedCgroups=", f);
         for (size_t i = 0; i < c->n_trusted_cgroups; i++)
                 fprintf(f, "%s%s", i ? " " : "", c->trusted_cgroups[i]);
+        fputc('\n', f);
+        fputs("Cgroups=", f);
+        for (size_t i = 0; i < c->n_cgroups; i++)
+                fprintf(f, "%s%s", i ? " " : "", c->cgroups[i]);
         fputc('\n', f);
         {
                 _cleanup_free_ char *u = upstream_to_string(&c->upstream, false);

@@ -30,15 +30,16 @@
 int state_copy(Config *dst, const Config *src);
 
 /* One difference the runtime changes make to the config file (the RuntimeChanges property):
- * setting "Interfaces", "Ports", "InterceptOnlyPorts", "TrustedPorts", "TrustedCgroups" or
- * "Fastpath"; value an interface name, a port, a cgroup path or "on"/"off"; change "added", "removed" (from that setting's list) or "set". A port
+ * setting "Interfaces", "Ports", "InterceptOnlyPorts", "TrustedPorts", "TrustedCgroups", "Cgroups"
+ * or "Fastpath"; value an interface name, a port, a cgroup path or "on"/"off"; change "added", "removed" (from that setting's list) or "set". A port
  * moved from Ports= to InterceptOnlyPorts= is removed from one and added to the other. */
 typedef struct StateChange {
         const char *setting;
         char value[CGROUP_PATH_MAX + 1];
         const char *change;
 } StateChange;
-/* What now differs from file, in the order: interfaces, ports, intercept-only ports, switch. */
+/* What now differs from file, in the order: interfaces, ports, intercept-only ports, cgroups,
+ * switch. */
 int state_diff(const Config *file, const Config *now, StateChange **ret, size_t *ret_n);
 
 /* Parses a state file into ret's interfaces, ports and fastpath (ret is a config_init()ed Config;

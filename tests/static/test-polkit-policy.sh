@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The polkit policy is valid against polkit's own DTD and defines org.skfastpath1.manage with
-# defaults that need an administrator.
+# defaults that need an administrator, and org.skfastpath1.steer-own-applications (yes only for
+# active sessions).
 set -uo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -27,12 +28,22 @@ out=$(XML_CATALOG_FILES=$catalog xmllint --noout --nonet --valid --dtdvalid "$dt
 check "valid against $dtd" test -z "$out"
 [ -z "$out" ] || indent <<<"$out"
 ids=$(xmllint --xpath '//action/@id' "$policy" 2>/dev/null | sed 's/ id="\([^"]*\)"/\1\n/g' | sed '/^$/d' | sort | tr '\n' ' ')
-check "defines exactly org.skfastpath1.manage ($ids)" test "$ids" = "org.skfastpath1.manage "
+check "defines exactly org.skfastpath1.manage and org.skfastpath1.steer-own-applications ($ids)" \
+        test "$ids" = "org.skfastpath1.manage org.skfastpath1.steer-own-applications "
 for d in allow_any allow_inactive allow_active; do
         v=$(xmllint --xpath "string(//action[@id='org.skfastpath1.manage']/defaults/$d)" "$policy" 2>/dev/null)
         case "$v" in
         auth_admin | auth_admin_keep) ok "$d=$v" ;;
         *) fail "$d=$v (changes must need an administrator by default)" ;;
+        esac
+done
+# a user steering their own applications (the daemon checks the path against the caller's uid):
+# no password in an active local session, an administrator anywhere else
+for d in allow_any allow_inactive allow_active; do
+        v=$(xmllint --xpath "string(//action[@id='org.skfastpath1.steer-own-applications']/defaults/$d)" "$policy" 2>/dev/null)
+        case "$d=$v" in
+        allow_active=yes | allow_any=auth_admin | allow_inactive=auth_admin) ok "steer-own-applications $d=$v" ;;
+        *) fail "steer-own-applications $d=$v (yes for active sessions only, else auth_admin)" ;;
         esac
 done
 installed=$(find "$(install_tree polkit-policy)" -name org.skfastpath1.policy | head -n1)

@@ -34,7 +34,8 @@ static void test_verb_table(void)
         static const char *const reading[] = { "status", "stats" };
         static const char *const changing[] = { "add-interface", "remove-interface", "add-port", "remove-port",
                                                 "port-mode", "fastpath", "add-trusted-cgroup",
-                                                "remove-trusted-cgroup", "set-upstream", "revert" };
+                                                "remove-trusted-cgroup", "set-upstream", "revert", "add-cgroup",
+                                                "remove-cgroup", "add-unit", "run" };
 
         ASSERT_EQ(ctl_n_verbs, ELEMENTSOF(reading) + ELEMENTSOF(changing));
         for (size_t i = 0; i < ELEMENTSOF(reading); i++) {
