@@ -14,7 +14,7 @@ Ports=80 7
 Relay=no
 CONF
 skfp_daemon_start
-check "attached with ${SKFP_ATTACH_MODE:-tcx}" lab_check_attach_mode skfp-c0
+check "attached with ${SKFP_ATTACH_MODE:-${SKFP_EXPECT_ATTACH_MODE:-tcx}}" lab_check_attach_mode skfp-c0
 
 tproxy_start() {
         lab_py_bg tproxy >"$T/tproxy.out" 2>&1

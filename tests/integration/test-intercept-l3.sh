@@ -12,7 +12,7 @@ Interfaces=skfp-t0 skfp-c0
 Ports=80 7 9
 CONF
 skfp_daemon_start
-check "attached with ${SKFP_ATTACH_MODE:-tcx}" lab_check_attach_mode skfp-t0
+check "attached with ${SKFP_ATTACH_MODE:-${SKFP_EXPECT_ATTACH_MODE:-tcx}}" lab_check_attach_mode skfp-t0
 
 check "the tun device got the layer-3 program" grep -q "Attached the layer-3 egress program" "$T/daemon.log"
 check "the veth got the Ethernet program" grep -q "Attached the Ethernet egress program" "$T/daemon.log"

@@ -13,7 +13,7 @@ Interfaces=skfp-c0
 Ports=80 7 9 10 81
 CONF
 skfp_daemon_start
-check "attached with ${SKFP_ATTACH_MODE:-tcx}" lab_check_attach_mode skfp-c0
+check "attached with ${SKFP_ATTACH_MODE:-${SKFP_EXPECT_ATTACH_MODE:-tcx}}" lab_check_attach_mode skfp-c0
 
 relay_stat() {
         lab_stats >/dev/null
