@@ -188,7 +188,8 @@ static void run_operations(Config *c, const uint8_t *p, const uint8_t *end)
                         n_before = c->n_interfaces;
                         if (op % 7 == 3) {
                                 r = config_add_interface(c, name);
-                                if (!ifname_valid(name)) {
+                                /* the config's rule: a valid name other than lo */
+                                if (config_interface_invalid_reason(name)) {
                                         ASSERT(r == -EINVAL && c->n_interfaces == n_before);
                                         break;
                                 }
