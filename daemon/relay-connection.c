@@ -135,9 +135,11 @@ static int connection_abort(RelayConnection *c, int side, int error)
 {
         RelayCore *core = c->core;
 
-        /* ETIMEDOUT here is the client-side keepalive giving up on a peer that vanished unseen
-         * (e.g. its FIN left directly while its link was not intercepted): a reset, not a failure */
-        if (error == -ECONNRESET || error == -EPIPE || error == -ETIMEDOUT)
+        /* A timeout here is the client-side keepalive giving up on a peer that vanished unseen
+         * (e.g. its FIN left directly while its link was not intercepted, or its link was deleted:
+         * then the kernel reports the unreachable error it saw, not ETIMEDOUT): a reset, not a
+         * failure of the relay */
+        if (socket_error_is_peer_lost(error))
                 core->stats.resets++;
         else
                 core->stats.errors++;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -69,6 +70,22 @@ bool sockaddr_same_address(const struct sockaddr_storage *a, const struct sockad
                 return IN6_ARE_ADDR_EQUAL(&((const struct sockaddr_in6 *) a)->sin6_addr,
                                           &((const struct sockaddr_in6 *) b)->sin6_addr);
         return false;
+}
+
+bool socket_error_is_peer_lost(int error)
+{
+        switch (error) {
+        case -ECONNRESET:
+        case -EPIPE:
+        case -ETIMEDOUT:
+        case -EHOSTUNREACH:
+        case -ENETUNREACH:
+        case -EHOSTDOWN:
+        case -ENETDOWN:
+                return true;
+        default:
+                return false;
+        }
 }
 
 void socket_set_linger_zero(int fd)

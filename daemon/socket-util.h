@@ -19,6 +19,13 @@ bool sockaddr_is_any(const struct sockaddr_storage *ss);
 /* Same family and address; ports are not compared. */
 bool sockaddr_same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 
+/* An established connection's error that means the peer is gone, not that the relay failed: a
+ * reset, a broken pipe, or a keepalive or retransmission timeout. Those timeouts report the last
+ * ICMP or routing error seen (EHOSTUNREACH, ENETUNREACH, ...) instead of ETIMEDOUT when there was
+ * one (the kernel's tcp_write_err() reports sk_err_soft): a client whose link was deleted is lost
+ * that way. `error` is a negative errno. */
+bool socket_error_is_peer_lost(int error);
+
 /* close() then sends a reset instead of a FIN (SO_LINGER 0). A negative fd is ignored. */
 void socket_set_linger_zero(int fd);
 /* Closes fds[0..n) and sets them to -EBADF. */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "tests.h"
+#include "socket-util.h"
 #include "util.h"
 
 /* A parser against a table: the input, whether it is taken, and the value it then gives. */
@@ -83,6 +84,18 @@ static void test_parse_boolean(void)
         ASSERT(parse_boolean("2") < 0);
 }
 
+/* What counts as a relay error and what as a peer lost (org.skfastpath1(5): relay-errors, relay-resets) */
+static void test_socket_error_is_peer_lost(void)
+{
+        static const int lost[] = { -ECONNRESET, -EPIPE, -ETIMEDOUT, -EHOSTUNREACH, -ENETUNREACH };
+        static const int failed[] = { -ECONNREFUSED, -ENOMEM, -ENOBUFS, -EINVAL, -EBADF, 0 };
+
+        for (size_t i = 0; i < ELEMENTSOF(lost); i++)
+                ASSERT(socket_error_is_peer_lost(lost[i]));
+        for (size_t i = 0; i < ELEMENTSOF(failed); i++)
+                ASSERT(!socket_error_is_peer_lost(failed[i]));
+}
+
 int main(void)
 {
         RUN(test_parse_port);
@@ -91,5 +104,6 @@ int main(void)
         RUN(test_parse_sec);
         RUN(test_ifname_valid);
         RUN(test_parse_boolean);
+        RUN(test_socket_error_is_peer_lost);
         TESTS_DONE();
 }
