@@ -10,10 +10,11 @@ set -uo pipefail
 
 cd "$SKFP_TOP" || exit 1
 
-# Ours: every source folder, without vendored (bpf/vmlinux) or binary (fuzz corpora) files.
+# Ours: every source folder, without vendored (bpf/vmlinux), generated (bench/results, not in
+# git) or binary (fuzz corpora) files.
 mapfile -t files < <(find common daemon ctl bpf dbus man units tests bench scripts meson.build \
                 meson_options.txt README.md -type f \
-                -not -path 'bpf/vmlinux/*' -not -path 'tests/fuzz/corpus/*' \
+                -not -path 'bpf/vmlinux/*' -not -path 'bench/results/*' -not -path 'tests/fuzz/corpus/*' \
                 -not -path 'tests/fuzz/regressions/*' -not -name '*.png' -not -name '*.svg' \
                 -not -name '*.pyc' 2>/dev/null | sort)
 
